@@ -1,0 +1,45 @@
+# Two commands matter: `make run` (the plugin behind the local Dify emulator, ready for any OpenAI client) and
+# `make test` (everything, from a fresh clone). The venv is created with Python 3.12 and pinned dependencies.
+
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt constraints.txt | cksum | cut -d' ' -f1)
+# python3.12 on PATH, else the newest 3.12 that pyenv installed (pyenv's default here is 3.11).
+PYTHON312 ?= $(shell command -v python3.12 2>/dev/null || ls -d $$(pyenv root 2>/dev/null || echo $$HOME/.pyenv)/versions/3.12*/bin/python3.12 2>/dev/null | sort -V | tail -n 1)
+PORT ?= 8000
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+
+.PHONY: run test unit e2e package check-package bench fuzz load clean venv
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+	@if [ ! -x $(PY) ]; then \
+	  if [ -z "$(PYTHON312)" ]; then echo "error: Python 3.12 is required (python3.12 on PATH or installed by pyenv)" >&2; exit 1; fi; \
+	  echo "creating $(VENV) with $(PYTHON312)"; $(PYTHON312) -m venv $(VENV); \
+	fi
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+run: $(STAMP)
+	$(PY) -m tools.demo --port $(PORT)
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+unit: $(STAMP)
+	$(PY) -m pytest tests/unit
+
+e2e: $(STAMP)
+	$(PY) -m pytest tests/e2e
+
+package: $(STAMP)
+	$(PY) -m tools.package
+
+check-package: $(STAMP)
+	$(PY) -m tools.package --check
+
+clean:
+	rm -rf dist .pytest_cache .hypothesis
+	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +

@@ -1,0 +1,68 @@
+"""Dify events in, finished answer parts out: translation, `<think>` splitting and `stop` cutting in one place."""
+
+from __future__ import annotations
+
+from .answer import AnswerPart, Failure, Finish, Reasoning, Text
+from .dify_events import DifyEventTranslator, Envelope, TranslatorOptions
+from .settings import EndpointSettings, ReasoningMode
+from .stop import StopCutter
+from .think import ThinkSplitter
+
+
+class AnswerPipeline:
+    def __init__(self, settings: EndpointSettings, stop: list[str] | None = None) -> None:
+        self._translator = DifyEventTranslator(TranslatorOptions(settings.show_agent_steps, settings.output_variable))
+        self._think = ThinkSplitter(settings.reasoning_mode)
+        self._drop_reasoning = settings.reasoning_mode is ReasoningMode.DROP
+        self._stop = StopCutter(stop or [])
+        self.finished = False
+
+    @property
+    def envelope(self) -> Envelope:
+        return self._translator.envelope
+
+    def feed(self, event: object) -> list[AnswerPart]:
+        if self.finished:
+            return []
+        return self._refine(self._translator.feed(event))
+
+    def close(self) -> list[AnswerPart]:
+        if self.finished:
+            return []
+        return self._refine(self._translator.close())
+
+    def _refine(self, parts: list[AnswerPart]) -> list[AnswerPart]:
+        out: list[AnswerPart] = []
+        for part in parts:
+            if isinstance(part, Text):
+                self._cut(self._think.feed(part.text), out)
+            elif isinstance(part, Reasoning):
+                # Agent steps are governed by their own setting; only the model's reasoning obeys "drop".
+                if part.from_agent_steps or not self._drop_reasoning:
+                    out.append(part)
+            elif isinstance(part, Finish | Failure):
+                self._cut(self._think.flush(), out)
+                tail = self._stop.flush() if not self._stop.stopped else ""
+                if tail:
+                    out.append(Text(tail))
+                out.append(part)
+                self.finished = True
+            else:
+                out.append(part)
+            if self._stop.stopped and not self.finished:
+                out.append(Finish("stop"))
+                self.finished = True
+            if self.finished:
+                break
+        return out
+
+    def _cut(self, parts: list[AnswerPart], out: list[AnswerPart]) -> None:
+        for part in parts:
+            if isinstance(part, Text):
+                ready = self._stop.feed(part.text)
+                if ready:
+                    out.append(Text(ready))
+                if self._stop.stopped:
+                    return
+            else:
+                out.append(part)

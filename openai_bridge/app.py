@@ -1,0 +1,72 @@
+"""The request dispatcher: routing, CORS, auth and request ids around the route handlers.
+
+This is the only entry point the plugin calls. Whatever happens inside, the caller gets an HttpResponse with an
+OpenAI error envelope, never an exception (the SDK would turn one into a plain-text 404 or 500).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from .app_form import AppFormCache
+from .auth import check_api_key
+from .chat_service import Timing, chat_completions
+from .cors import cors_headers, preflight
+from .dify_port import DifyPort
+from .errors import OpenAIError, internal_error
+from .http import HttpResponse, IncomingRequest
+from .models_service import list_models, retrieve_model
+from .routing import Route, resolve
+from .settings import EndpointSettings, parse_settings
+
+logger = logging.getLogger(__name__)
+
+_FORMS = AppFormCache()
+
+
+def handle(request: IncomingRequest, raw_settings: Mapping[str, Any], dify: DifyPort,
+           forms: AppFormCache = _FORMS, timing: Timing = Timing()) -> HttpResponse:
+    request_id = f"req_{uuid.uuid4().hex}"
+    try:
+        settings = parse_settings(raw_settings)
+        response = _dispatch(request, settings, dify, forms, timing)
+        response.headers |= cors_headers(request, settings.cors_allow_origins)
+    except OpenAIError as error:
+        response = HttpResponse.error(error)
+    except Exception:
+        logger.exception("unexpected failure in %s %s (%s)", request.method, request.path, request_id)
+        response = HttpResponse.error(internal_error())
+    response.headers["x-request-id"] = request_id
+    if request.method == "HEAD":
+        response.body = b""
+    return response
+
+
+def _dispatch(request: IncomingRequest, settings: EndpointSettings, dify: DifyPort, forms: AppFormCache,
+              timing: Timing) -> HttpResponse:
+    route = resolve(request.method, request.path)
+    if isinstance(route, OpenAIError):
+        return HttpResponse.error(route)
+    if route.name == "preflight":
+        return preflight(request, settings.cors_allow_origins, route.allowed)
+    denied = check_api_key(request, settings.api_key)
+    if denied is not None:
+        return HttpResponse.error(denied)
+    return _serve(route, request, settings, dify, forms, timing)
+
+
+def _serve(route: Route, request: IncomingRequest, settings: EndpointSettings, dify: DifyPort,
+           forms: AppFormCache, timing: Timing) -> HttpResponse:
+    if route.name == "list_models":
+        return list_models(settings)
+    if route.name == "retrieve_model":
+        return retrieve_model(settings, route.params["id"])
+    if not settings.app_id:
+        raise OpenAIError(503, "This endpoint has no Dify app selected. Ask the Dify admin to pick one.",
+                          "server_error", None, "endpoint_not_configured")
+    if route.name == "chat_completions":
+        return chat_completions(request, settings, dify, forms, timing)
+    raise AssertionError(f"route {route.name} has no handler")

@@ -1,0 +1,72 @@
+"""What an app's input form declares, read from Dify's app parameters (`fetch_app`)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class InputVariable:
+    name: str
+    kind: str  # text-input, paragraph, select, number, file, file-list, ...
+    required: bool = False
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class AppForm:
+    variables: tuple[InputVariable, ...] = ()
+    file_upload: Mapping[str, Any] = field(default_factory=dict)
+    known: bool = True  # False when Dify could not tell us: then nothing is assumed about the form
+
+    def has(self, name: str) -> bool:
+        return any(v.name == name for v in self.variables)
+
+    def get(self, name: str) -> InputVariable | None:
+        return next((v for v in self.variables if v.name == name), None)
+
+
+UNKNOWN_FORM = AppForm(known=False)
+
+
+def parse_app_form(parameters: Mapping[str, Any]) -> AppForm:
+    # fetch_app answers {"data": {...parameters...}}; accept the bare parameters too.
+    data = parameters.get("data") if isinstance(parameters.get("data"), Mapping) else parameters
+    variables: list[InputVariable] = []
+    for entry in data.get("user_input_form") or []:
+        if not isinstance(entry, Mapping) or len(entry) != 1:
+            continue
+        kind, spec = next(iter(entry.items()))
+        if isinstance(spec, Mapping) and isinstance(spec.get("variable"), str):
+            variables.append(InputVariable(spec["variable"], str(kind), bool(spec.get("required")),
+                                           str(spec.get("label") or "")))
+    file_upload = data.get("file_upload") if isinstance(data.get("file_upload"), Mapping) else {}
+    return AppForm(tuple(variables), file_upload)
+
+
+class AppFormCache:
+    """Per-process cache of app forms: an app's form rarely changes, and a lost cache only costs one fetch."""
+
+    def __init__(self, ttl_seconds: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl = ttl_seconds
+        self._clock = clock
+        self._entries: dict[str, tuple[float, AppForm]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, app_id: str, fetch: Callable[[str], Mapping[str, Any]]) -> AppForm:
+        now = self._clock()
+        with self._lock:
+            hit = self._entries.get(app_id)
+        if hit and now - hit[0] < self._ttl:
+            return hit[1]
+        try:
+            form = parse_app_form(fetch(app_id))
+        except Exception:  # noqa: BLE001 - an unknown form only means fewer conveniences, never a failed request
+            return UNKNOWN_FORM
+        with self._lock:
+            self._entries[app_id] = (now, form)
+        return form

@@ -1,0 +1,17 @@
+"""What the core needs from Dify, as a protocol: the plugin implements it over the SDK session, tests fake it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
+
+
+class DifyPort(Protocol):
+    def invoke_app(self, app_id: str, query: str, inputs: Mapping[str, Any],
+                   conversation_id: str | None) -> Iterator[dict[str, Any]]:
+        """Run the app in streaming mode; raises (before the first event) when Dify refuses."""
+        ...
+
+    def fetch_app_parameters(self, app_id: str) -> Mapping[str, Any]:
+        """The app's parameters (`user_input_form`, `file_upload`, ...)."""
+        ...

@@ -1,0 +1,16 @@
+"""How much of a streamed text's tail must be held back because it may be the start of a marker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+def partial_marker_length(text: str, markers: Iterable[str]) -> int:
+    """Length of the longest suffix of `text` that is a proper prefix of one of `markers`."""
+    longest = 0
+    for marker in markers:
+        for size in range(min(len(marker) - 1, len(text)), longest, -1):
+            if text.endswith(marker[:size]):
+                longest = size
+                break
+    return longest

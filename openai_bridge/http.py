@@ -1,0 +1,40 @@
+"""The HTTP values the core works with, free of any web framework."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+
+from .errors import OpenAIError
+
+
+@dataclass(frozen=True)
+class IncomingRequest:
+    method: str
+    path: str
+    headers: Mapping[str, str]  # case-insensitive lookups (werkzeug Headers, or lower-cased keys)
+    body: bytes = b""
+    declared_length: int | None = None
+
+    def header(self, name: str) -> str:
+        value = self.headers.get(name)
+        if value is None and not hasattr(self.headers, "getlist"):
+            value = self.headers.get(name.lower())
+        return value or ""
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes | Iterator[bytes] = b""
+
+    @classmethod
+    def json(cls, data: object, status: int = 200, headers: Mapping[str, str] | None = None) -> HttpResponse:
+        body = json.dumps(data, ensure_ascii=False).encode()
+        return cls(status, {"Content-Type": "application/json", **(headers or {})}, body)
+
+    @classmethod
+    def error(cls, error: OpenAIError) -> HttpResponse:
+        return cls(error.status, {"Content-Type": "application/json", **error.headers}, error.body())

@@ -1,0 +1,62 @@
+"""A scripted DifyPort for testing the core without the SDK or the emulator."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from openai_bridge.http import IncomingRequest
+
+
+@dataclass
+class FakeDify:
+    events: list[Any] = field(default_factory=list)
+    fail: str | None = None  # raised before the first event, like the SDK does
+    fail_after: str | None = None  # raised after the events, like a broken stream
+    delay: float = 0.0  # seconds before each event
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    closed: bool = False
+
+    def invoke_app(self, app_id: str, query: str, inputs: Mapping[str, Any],
+                   conversation_id: str | None) -> Iterator[dict[str, Any]]:
+        self.calls.append({"app_id": app_id, "query": query, "inputs": dict(inputs),
+                           "conversation_id": conversation_id})
+        return self._stream()
+
+    def _stream(self) -> Iterator[dict[str, Any]]:
+        try:
+            if self.fail:
+                raise Exception(self.fail)
+            for event in self.events:
+                if self.delay:
+                    time.sleep(self.delay)
+                yield event
+            if self.fail_after:
+                raise Exception(self.fail_after)
+        finally:
+            self.closed = True
+
+    def fetch_app_parameters(self, app_id: str) -> Mapping[str, Any]:
+        return {"data": self.parameters}
+
+
+def chat_events(*deltas: str, usage: tuple[int, int] = (3, 5)) -> list[dict[str, Any]]:
+    env = {"conversation_id": "c0ffee00-0000-4000-8000-000000000001", "message_id": "m-1", "created_at": 1700000000,
+           "task_id": "t-1"}
+    events: list[dict[str, Any]] = [{"event": "message", "id": "m-1", "answer": d, **env} for d in deltas]
+    events.append({"event": "message_end", "id": "m-1", **env, "metadata": {"usage": {
+        "prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage),
+        "total_price": "0.001"}}, "files": []})
+    return events
+
+
+def post(path: str, body: object, key: str = "sk-test", headers: dict[str, str] | None = None) -> IncomingRequest:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return IncomingRequest("POST", path, {"authorization": f"Bearer {key}", **(headers or {})}, raw, len(raw))
+
+
+SETTINGS = {"api_key": "sk-test", "app_id": {"app_id": "app-1", "inputs": {}, "files": [], "type": "app-selector"}}
