@@ -1,0 +1,70 @@
+"""`make run`: the real plugin behind the local Dify emulator with its demo app, ready for any OpenAI client."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_KEY = "sk-demo"
+
+
+def banner(base_url: str) -> str:
+    return f"""
+OpenAI Compatible Dify App: the plugin is running behind the local Dify emulator (demo chat app, echo replies).
+
+  Base URL : {base_url}
+  API key  : {DEMO_KEY}
+  Model    : dify-app (any model name is accepted)
+
+Try it with curl:
+
+  curl -s {base_url}/v1/chat/completions \\
+    -H "Authorization: Bearer {DEMO_KEY}" -H "Content-Type: application/json" \\
+    -d '{{"model": "dify-app", "messages": [{{"role": "user", "content": "Hello, Dify!"}}]}}'
+
+  curl -N {base_url}/v1/chat/completions \\
+    -H "Authorization: Bearer {DEMO_KEY}" -H "Content-Type: application/json" \\
+    -d '{{"model": "dify-app", "stream": true, "messages": [{{"role": "user", "content": "Stream this"}}]}}'
+
+Or with the OpenAI Python SDK:
+
+  from openai import OpenAI
+  client = OpenAI(base_url="{base_url}/v1", api_key="{DEMO_KEY}")
+  print(client.chat.completions.create(model="dify-app",
+        messages=[{{"role": "user", "content": "Hello"}}]).choices[0].message.content)
+  for chunk in client.chat.completions.create(model="dify-app", stream=True,
+        messages=[{{"role": "user", "content": "Hello again"}}]):
+      print(chunk.choices[0].delta.content or "", end="", flush=True) if chunk.choices else None
+
+Press Ctrl-C to stop.
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--scenario", help="a scenario file for the emulator (default: its demo app)")
+    args, extra = parser.parse_known_args()
+    command = [sys.executable, "-m", "dify_emulator", "serve", "--host", args.host, "--port", str(args.port),
+               "--plugin-dir", str(ROOT), *(["--scenario", args.scenario] if args.scenario else []), *extra]
+    emulator = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    signal.signal(signal.SIGTERM, lambda *_: emulator.terminate())
+    try:
+        assert emulator.stdout is not None
+        base_url = emulator.stdout.readline().strip()
+        if not base_url:
+            return emulator.wait() or 1
+        print(banner(base_url), flush=True)
+        return emulator.wait()
+    except KeyboardInterrupt:
+        emulator.send_signal(signal.SIGINT)
+        return emulator.wait()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
