@@ -30,6 +30,7 @@ class SessionDify:
 
     def __init__(self, session: Session) -> None:
         self._session = session
+        self.endpoint_id = session.endpoint_id or ""
 
     def invoke_app(self, app_id: str, query: str, inputs: Mapping[str, Any],
                    conversation_id: str | None) -> Iterator[dict[str, Any]]:
@@ -40,6 +41,18 @@ class SessionDify:
 
     def fetch_app_parameters(self, app_id: str) -> Mapping[str, Any]:
         return self._session.app.fetch_app(app_id)
+
+    def upload_file(self, filename: str, content: bytes, mimetype: str) -> str:
+        return self._session.file.upload(filename, content, mimetype).id
+
+    def storage_get(self, key: str) -> bytes | None:
+        # The SDK raises a plain Exception for a missing key, like for any other failure: both mean "no value".
+        if not self._session.storage.exist(key):
+            return None
+        return self._session.storage.get(key)
+
+    def storage_set(self, key: str, value: bytes) -> None:
+        self._session.storage.set(key, value)
 
 
 def serve(session: Session, request: Request, settings: Mapping[str, Any]) -> Response:

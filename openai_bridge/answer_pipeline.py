@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .answer import AnswerPart, Failure, Finish, Reasoning, Text
+from .answer import AnswerPart, Failure, Finish, Reasoning, Replace, Text
 from .dify_events import DifyEventTranslator, Envelope, TranslatorOptions
 from .settings import EndpointSettings, ReasoningMode
 from .stop import StopCutter
@@ -16,6 +16,12 @@ class AnswerPipeline:
         self._drop_reasoning = settings.reasoning_mode is ReasoningMode.DROP
         self._stop = StopCutter(stop or [])
         self.finished = False
+        self._answer: list[str] = []
+
+    @property
+    def answer(self) -> str:
+        """The answer text sent so far, as the client will hold it."""
+        return "".join(self._answer)
 
     @property
     def envelope(self) -> Envelope:
@@ -32,6 +38,15 @@ class AnswerPipeline:
         return self._refine(self._translator.close())
 
     def _refine(self, parts: list[AnswerPart]) -> list[AnswerPart]:
+        out = self._refine_parts(parts)
+        for part in out:
+            if isinstance(part, Text):
+                self._answer.append(part.text)
+            elif isinstance(part, Replace):
+                self._answer = [part.text]
+        return out
+
+    def _refine_parts(self, parts: list[AnswerPart]) -> list[AnswerPart]:
         out: list[AnswerPart] = []
         for part in parts:
             if isinstance(part, Text):

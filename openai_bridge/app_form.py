@@ -15,6 +15,10 @@ class InputVariable:
     kind: str  # text-input, paragraph, select, number, file, file-list, ...
     required: bool = False
     label: str = ""
+    # file and file-list variables only
+    allowed_types: tuple[str, ...] = ()
+    allowed_methods: tuple[str, ...] = ()
+    max_files: int = 1
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,10 @@ class AppForm:
 UNKNOWN_FORM = AppForm(known=False)
 
 
+def _int(value: object, default: int) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else default
+
+
 def parse_app_form(parameters: Mapping[str, Any]) -> AppForm:
     # fetch_app answers {"data": {...parameters...}}; accept the bare parameters too.
     data = parameters.get("data") if isinstance(parameters.get("data"), Mapping) else parameters
@@ -42,8 +50,12 @@ def parse_app_form(parameters: Mapping[str, Any]) -> AppForm:
             continue
         kind, spec = next(iter(entry.items()))
         if isinstance(spec, Mapping) and isinstance(spec.get("variable"), str):
-            variables.append(InputVariable(spec["variable"], str(kind), bool(spec.get("required")),
-                                           str(spec.get("label") or "")))
+            variables.append(InputVariable(
+                spec["variable"], str(kind), bool(spec.get("required")), str(spec.get("label") or ""),
+                tuple(str(t) for t in spec.get("allowed_file_types") or ()),
+                tuple(str(m) for m in spec.get("allowed_file_upload_methods") or ()),
+                _int(spec.get("max_length"), 5) if kind == "file-list" else 1,
+            ))
     file_upload = data.get("file_upload") if isinstance(data.get("file_upload"), Mapping) else {}
     return AppForm(tuple(variables), file_upload)
 

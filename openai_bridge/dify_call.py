@@ -1,7 +1,17 @@
-"""Planning the Dify app call for a chat request: which query, which inputs, which conversation."""
+"""Planning the Dify app call for a chat request: which query, which inputs, which conversation.
+
+Memory modes decide what the app hears of the client's history:
+- `last_user_message`: only the new user message (the app has no memory of earlier turns);
+- `all_messages`: the whole history, flattened to a readable transcript, every turn;
+- `conversation`: one Dify conversation per thread; only the new turn is sent, and Dify's own memory does the rest.
+  A thread whose history the plugin does not recognise (edited, regenerated, started elsewhere) starts a new Dify
+  conversation seeded with the flattened history, so no context is lost.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +22,7 @@ from .settings import EndpointSettings, MemoryMode
 from .transcript import content_text, history_json, last_user_index, system_prompt, transcript, user_text
 
 SEED_HISTORY_VARIABLE = "messages"
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 @dataclass(frozen=True)
@@ -20,6 +31,16 @@ class DifyCall:
     query: str
     inputs: dict[str, Any] = field(default_factory=dict)
     conversation_id: str | None = None
+    # The history up to the new user message, when the reply should be remembered for the next turn.
+    thread: list[ChatMessage] | None = None
+
+
+def validate_conversation_id(value: str, param: str) -> str:
+    # Dify answers an unknown id with an empty 400 and a malformed one with a 500: check before calling.
+    if not _UUID.match(value.strip()):
+        raise invalid_request(f"'{param}' must be a Dify conversation id (a UUID), got {value[:64]!r}.", param,
+                              "invalid_conversation_id")
+    return value.strip().lower()
 
 
 def with_system_prompt(query: str, system: str) -> str:
@@ -27,13 +48,10 @@ def with_system_prompt(query: str, system: str) -> str:
     return f"[System instructions]\n{system}\n\n[User message]\n{query}" if system else query
 
 
-def build_query(messages: list[ChatMessage], settings: EndpointSettings, system_in_inputs: bool) -> str:
-    if settings.memory_mode is MemoryMode.ALL_MESSAGES:
-        kept = [m for m in messages if not (system_in_inputs and m.role in {"system", "developer"})]
-        return transcript(kept)
-    last = messages[last_user_index(messages)]
-    query = user_text(last) or content_text(last)
-    return query if system_in_inputs else with_system_prompt(query, system_prompt(messages))
+def seeded_query(history: list[ChatMessage], message_text: str, system: str) -> str:
+    dialogue = transcript([m for m in history if m.role not in {"system", "developer"}])
+    framed = f"[Conversation so far]\n{dialogue}\n\n[New message]\n{message_text}"
+    return f"[System instructions]\n{system}\n\n{framed}" if system else framed
 
 
 def build_inputs(request: ChatCompletionRequest, settings: EndpointSettings, form: AppForm, query: str,
@@ -62,12 +80,38 @@ def check_required_inputs(form: AppForm, inputs: dict[str, Any]) -> None:
             )
 
 
-def plan_chat_call(request: ChatCompletionRequest, settings: EndpointSettings, form: AppForm) -> DifyCall:
-    system = system_prompt(request.messages)
+def plan_chat_call(request: ChatCompletionRequest, settings: EndpointSettings, form: AppForm, *,
+                   explicit_conversation: str | None = None,
+                   find_conversation: Callable[[list[ChatMessage]], str | None] | None = None,
+                   must_start_new: bool = False, extra_inputs: dict[str, Any] | None = None) -> DifyCall:
+    """`must_start_new`: the turn carries something Dify only accepts when a conversation starts (files)."""
+    messages = request.messages
+    last = last_user_index(messages)
+    history, new_message = messages[:last], messages[last]
+    system = system_prompt(messages)
     system_in_inputs = bool(system) and form.has(settings.system_prompt_variable)
-    query = build_query(request.messages, settings, system_in_inputs)
-    if not query.strip():
-        raise invalid_request("The last user message is empty; send some text.", "messages")
-    inputs = build_inputs(request, settings, form, query, system)
+    query_system = "" if system_in_inputs else system
+    message_text = user_text(new_message) or content_text(new_message)
+    if not message_text.strip():
+        raise invalid_request("The last user message is empty; send some text.", f"messages[{last}].content")
+
+    conversation_id: str | None = None
+    remembers = explicit_conversation is not None or settings.memory_mode is MemoryMode.CONVERSATION
+    if settings.memory_mode is MemoryMode.ALL_MESSAGES and explicit_conversation is None:
+        kept = [m for m in messages if not (system_in_inputs and m.role in {"system", "developer"})]
+        query = transcript(kept)
+    elif explicit_conversation is not None:
+        conversation_id = explicit_conversation
+        query = with_system_prompt(message_text, query_system)
+    elif settings.memory_mode is MemoryMode.CONVERSATION and any(
+            m.role not in {"system", "developer"} for m in history):
+        found = find_conversation(history) if find_conversation and not must_start_new else None
+        conversation_id = found
+        query = (with_system_prompt(message_text, query_system) if found
+                 else seeded_query(history, message_text, query_system))
+    else:
+        query = with_system_prompt(message_text, query_system)
+
+    inputs = {**build_inputs(request, settings, form, query, system), **(extra_inputs or {})}
     check_required_inputs(form, inputs)
-    return DifyCall(settings.app_id, query, inputs)
+    return DifyCall(settings.app_id, query, inputs, conversation_id, messages[: last + 1] if remembers else None)

@@ -7,6 +7,8 @@ from typing import Any, Protocol
 
 
 class DifyPort(Protocol):
+    endpoint_id: str
+
     def invoke_app(self, app_id: str, query: str, inputs: Mapping[str, Any],
                    conversation_id: str | None) -> Iterator[dict[str, Any]]:
         """Run the app in streaming mode; raises (before the first event) when Dify refuses."""
@@ -15,3 +17,13 @@ class DifyPort(Protocol):
     def fetch_app_parameters(self, app_id: str) -> Mapping[str, Any]:
         """The app's parameters (`user_input_form`, `file_upload`, ...)."""
         ...
+
+    def upload_file(self, filename: str, content: bytes, mimetype: str) -> str:
+        """Store a file in Dify as a tool file; returns its id."""
+        ...
+
+    def storage_get(self, key: str) -> bytes | None:
+        """The plugin storage value, None when the key is absent."""
+        ...
+
+    def storage_set(self, key: str, value: bytes) -> None: ...

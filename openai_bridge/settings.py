@@ -14,6 +14,7 @@ from typing import Any
 
 
 class MemoryMode(StrEnum):
+    CONVERSATION = "conversation"
     LAST_USER_MESSAGE = "last_user_message"
     ALL_MESSAGES = "all_messages"
 
@@ -32,13 +33,14 @@ class EndpointSettings:
     api_key: str = ""
     app_id: str = ""
     app_inputs: dict[str, Any] = field(default_factory=dict)
-    memory_mode: MemoryMode = MemoryMode.LAST_USER_MESSAGE
+    memory_mode: MemoryMode = MemoryMode.CONVERSATION
     model_name: str = DEFAULT_MODEL_NAME
     show_agent_steps: bool = True
     reasoning_mode: ReasoningMode = ReasoningMode.SPLIT
     query_variable: str = "query"
     output_variable: str = ""
     system_prompt_variable: str = "system_prompt"
+    file_variable: str = ""
     cors_allow_origins: tuple[str, ...] = ()
 
 
@@ -77,12 +79,13 @@ def parse_settings(raw: Mapping[str, Any]) -> EndpointSettings:
         api_key=_text(raw.get("api_key")),
         app_id=app_id,
         app_inputs=app_inputs,
-        memory_mode=_choice(MemoryMode, raw.get("memory_mode"), MemoryMode.LAST_USER_MESSAGE),
+        memory_mode=_choice(MemoryMode, raw.get("memory_mode"), MemoryMode.CONVERSATION),
         model_name=_slug(_text(raw.get("model_name"))) or DEFAULT_MODEL_NAME,
         show_agent_steps=_flag(raw.get("show_agent_steps"), True),
         reasoning_mode=_choice(ReasoningMode, raw.get("reasoning_mode"), ReasoningMode.SPLIT),
         query_variable=_text(raw.get("query_variable")) or "query",
         output_variable=_text(raw.get("output_variable")),
         system_prompt_variable=_text(raw.get("system_prompt_variable")) or "system_prompt",
+        file_variable=_text(raw.get("file_variable")),
         cors_allow_origins=origins,
     )

@@ -20,6 +20,10 @@ class FakeDify:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     calls: list[dict[str, Any]] = field(default_factory=list)
     closed: bool = False
+    endpoint_id: str = "ep-1"
+    storage: dict[str, bytes] = field(default_factory=dict)
+    uploads: list[tuple[str, bytes, str]] = field(default_factory=list)
+    storage_fails: bool = False
 
     def invoke_app(self, app_id: str, query: str, inputs: Mapping[str, Any],
                    conversation_id: str | None) -> Iterator[dict[str, Any]]:
@@ -42,6 +46,20 @@ class FakeDify:
 
     def fetch_app_parameters(self, app_id: str) -> Mapping[str, Any]:
         return {"data": self.parameters}
+
+    def upload_file(self, filename: str, content: bytes, mimetype: str) -> str:
+        self.uploads.append((filename, content, mimetype))
+        return f"file-{len(self.uploads)}"
+
+    def storage_get(self, key: str) -> bytes | None:
+        if self.storage_fails:
+            raise Exception("storage is down")
+        return self.storage.get(key)
+
+    def storage_set(self, key: str, value: bytes) -> None:
+        if self.storage_fails:
+            raise Exception("storage is down")
+        self.storage[key] = value
 
 
 def chat_events(*deltas: str, usage: tuple[int, int] = (3, 5)) -> list[dict[str, Any]]:
