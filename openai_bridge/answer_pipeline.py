@@ -9,6 +9,23 @@ from .stop import StopCutter
 from .think import ThinkSplitter
 
 
+# Each streamed frame travels as one hex-encoded stdio line between the plugin and Dify's daemon; a huge single
+# Dify event (a multi-megabyte answer) is re-chunked so no line grows past a few hundred kilobytes.
+MAX_PART_CHARS = 32 * 1024
+
+
+def _rechunk(parts: list[AnswerPart]) -> list[AnswerPart]:
+    out: list[AnswerPart] = []
+    for part in parts:
+        if isinstance(part, Text | Reasoning) and len(part.text) > MAX_PART_CHARS:
+            kind = type(part)
+            pieces = [part.text[i:i + MAX_PART_CHARS] for i in range(0, len(part.text), MAX_PART_CHARS)]
+            out += [Text(p) if kind is Text else Reasoning(p, part.from_agent_steps) for p in pieces]  # type: ignore[union-attr]
+        else:
+            out.append(part)
+    return out
+
+
 class AnswerPipeline:
     def __init__(self, settings: EndpointSettings, stop: list[str] | None = None) -> None:
         self._translator = DifyEventTranslator(TranslatorOptions(settings.show_agent_steps, settings.output_variable))
@@ -38,7 +55,7 @@ class AnswerPipeline:
         return self._refine(self._translator.close())
 
     def _refine(self, parts: list[AnswerPart]) -> list[AnswerPart]:
-        out = self._refine_parts(parts)
+        out = _rechunk(self._refine_parts(parts))
         for part in out:
             if isinstance(part, Text):
                 self._answer.append(part.text)

@@ -13,7 +13,8 @@ from typing import Any
 
 from .app_form import AppFormCache
 from .auth import check_api_key
-from .chat_service import Timing, chat_completions
+from .app_run import Timing
+from .chat_service import chat_completions
 from .cors import cors_headers, preflight
 from .dify_port import DifyPort
 from .errors import OpenAIError, internal_error

@@ -22,7 +22,7 @@ from .settings import EndpointSettings, MemoryMode
 from .transcript import content_text, history_json, last_user_index, system_prompt, transcript, user_text
 
 SEED_HISTORY_VARIABLE = "messages"
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class DifyCall:
 
 def validate_conversation_id(value: str, param: str) -> str:
     # Dify answers an unknown id with an empty 400 and a malformed one with a 500: check before calling.
-    if not _UUID.match(value.strip()):
+    if not UUID_PATTERN.match(value.strip()):
         raise invalid_request(f"'{param}' must be a Dify conversation id (a UUID), got {value[:64]!r}.", param,
                               "invalid_conversation_id")
     return value.strip().lower()

@@ -7,7 +7,7 @@ import pytest
 
 from openai_bridge.app import handle
 from openai_bridge.app_form import AppFormCache
-from openai_bridge.chat_service import Timing
+from openai_bridge.app_run import Timing
 
 from .fakes import SETTINGS, FakeDify, chat_events, post
 

@@ -4,7 +4,7 @@ import json
 
 from openai_bridge.app import handle
 from openai_bridge.app_form import AppFormCache
-from openai_bridge.chat_service import Timing
+from openai_bridge.app_run import Timing
 from openai_bridge.conversation_memory import BUCKETS, PER_BUCKET, ConversationMemory, history_digest
 from openai_bridge.protocol import ChatMessage
 

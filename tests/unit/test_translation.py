@@ -168,3 +168,14 @@ def test_nothing_after_the_end():
     t.feed({"event": "message_end"})
     assert t.feed({"event": "message", "answer": "late"}) == []
     assert t.close() == []
+
+
+def test_huge_answers_are_rechunked():
+    from openai_bridge.answer_pipeline import MAX_PART_CHARS, AnswerPipeline
+    from openai_bridge.settings import EndpointSettings
+
+    pipeline = AnswerPipeline(EndpointSettings())
+    big = "x" * (MAX_PART_CHARS * 3 + 5)
+    parts = pipeline.feed({"event": "message", "answer": big})
+    assert len(parts) == 4 and all(len(p.text) <= MAX_PART_CHARS for p in parts)
+    assert "".join(p.text for p in parts) == big
