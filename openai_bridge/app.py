@@ -7,6 +7,7 @@ OpenAI error envelope, never an exception (the SDK would turn one into a plain-t
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -26,10 +27,11 @@ from .settings import EndpointSettings, parse_settings
 logger = logging.getLogger(__name__)
 
 _FORMS = AppFormCache()
+_TIMING = Timing.from_env(os.environ)
 
 
 def handle(request: IncomingRequest, raw_settings: Mapping[str, Any], dify: DifyPort,
-           forms: AppFormCache = _FORMS, timing: Timing = Timing()) -> HttpResponse:
+           forms: AppFormCache = _FORMS, timing: Timing = _TIMING) -> HttpResponse:
     request_id = f"req_{uuid.uuid4().hex}"
     try:
         settings = parse_settings(raw_settings)
