@@ -1,0 +1,67 @@
+"""Conversations as Dify keeps them: new, continued, unknown, malformed; inputs frozen at the first turn."""
+
+import uuid
+
+import pytest
+
+from .conftest import call_app
+
+
+@pytest.mark.parametrize("mode", ["chat", "agent-chat", "advanced-chat"])
+def test_new_and_continued_conversation(emu, mode):
+    emu.load_scenario({"app": {"mode": mode}})
+    first = call_app(emu, query="one")
+    conversation_id = first[0]["conversation_id"]
+    assert uuid.UUID(conversation_id)
+    assert all(e["conversation_id"] == conversation_id for e in first)
+    second = call_app(emu, query="two", conversation_id=conversation_id)
+    assert {e["conversation_id"] for e in second} == {conversation_id}
+    assert emu.conversations[conversation_id]["queries"] == ["one", "two"]
+    # An empty id starts another conversation.
+    assert call_app(emu, query="three", conversation_id="")[0]["conversation_id"] != conversation_id
+
+
+def test_unknown_uuid_is_400_with_empty_message(emu):
+    [result] = call_app(emu, query="q", conversation_id=str(uuid.uuid4()))
+    assert result["error"] == ('invoke app failed: request failed with status code: 400 and respond with: '
+                               '{"code": "invalid_param", "message": "", "status": 400}')
+
+
+def test_non_uuid_is_500(emu):
+    [result] = call_app(emu, query="q", conversation_id="not-a-uuid")
+    assert "status code: 500" in result["error"]
+
+
+def test_conversation_belongs_to_its_app(emu):
+    emu.load_scenario({"apps": {"app-other": {"mode": "chat"}}})
+    conversation_id = call_app(emu, query="one")[0]["conversation_id"]
+    [result] = call_app(emu, query="two", conversation_id=conversation_id, app_id="app-other")
+    assert "status code: 400" in result["error"]
+
+
+def test_inputs_are_frozen_at_the_first_turn(emu):
+    form = {"user_input_form": [{"text-input": {"variable": "persona", "label": "P", "required": True}}]}
+    emu.load_scenario({"app": {"mode": "advanced-chat", "parameters": form}})
+    first = call_app(emu, query="one", inputs={"persona": "pirate"})
+    conversation_id = first[0]["conversation_id"]
+    assert first[0]["data"]["inputs"] == {"persona": "pirate"}
+    # Later inputs are neither used nor validated.
+    second = call_app(emu, query="two", inputs={}, conversation_id=conversation_id)
+    assert second[0]["data"]["inputs"] == {"persona": "pirate"}
+    assert emu.conversations[conversation_id]["inputs"] == {"persona": "pirate"}
+
+
+def test_workflow_ignores_query_and_conversation(emu):
+    emu.load_scenario({"app": {"mode": "workflow"}})
+    events = call_app(emu, query="ignored", conversation_id="not-a-uuid", inputs={"text": "used"})
+    assert events[-1]["data"]["outputs"] == {"answer": "used"}
+    assert all("conversation_id" not in e for e in events)
+    assert len(emu.conversations) == 0
+
+
+def test_scripted_conversation_id_can_be_continued(emu):
+    conversation_id = "0b8f4a52-3c1d-4e8a-9a51-6e3f0f2b7c10"
+    emu.load_scenario({"replies": [{"events": [{"event": "message", "conversation_id": conversation_id, "answer": "a"}]},
+                                   {"echo": True}]})
+    call_app(emu, query="one")
+    assert call_app(emu, query="two", conversation_id=conversation_id)[0]["conversation_id"] == conversation_id
