@@ -52,6 +52,12 @@ class SessionDify:
         return self._session.storage.get(key)
 
     def storage_set(self, key: str, value: bytes) -> None:
+        # A daemon build was seen whose storage keeps the first value of an existing key and drops later ones;
+        # deleting first makes an overwrite real on every daemon (deleting a missing key may raise: harmless).
+        try:
+            self._session.storage.delete(key)
+        except Exception:  # noqa: BLE001
+            pass
         self._session.storage.set(key, value)
 
 
