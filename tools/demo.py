@@ -14,7 +14,8 @@ DEMO_KEY = "sk-demo"
 
 def banner(base_url: str) -> str:
     return f"""
-OpenAI Compatible Dify App: the plugin is running behind the local Dify emulator (demo chat app, echo replies).
+OpenAI Compatible Dify App: the plugin is running behind the local Dify emulator (demo chat app, echo replies,
+conversation memory).
 
   Base URL : {base_url}
   API key  : {DEMO_KEY}
@@ -50,8 +51,10 @@ def main() -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--scenario", help="a scenario file for the emulator (default: its demo app)")
     args, extra = parser.parse_known_args()
+    # The demo runs the plugin's recommended memory mode, so follow-up turns continue one Dify conversation.
     command = [sys.executable, "-m", "dify_emulator", "serve", "--host", args.host, "--port", str(args.port),
-               "--plugin-dir", str(ROOT), *(["--scenario", args.scenario] if args.scenario else []), *extra]
+               "--plugin-dir", str(ROOT), *(["--scenario", args.scenario] if args.scenario else []),
+               "--set", "memory_mode=conversation", *extra]
     emulator = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     signal.signal(signal.SIGTERM, lambda *_: emulator.terminate())
     try:
