@@ -9,7 +9,7 @@ PYTHON312 ?= $(shell for p in $$(command -v python3.12) $$(ls -d $$(pyenv root 2
 PORT ?= 8000
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: run test unit e2e package check-package bench fuzz load clean venv
+.PHONY: run test unit e2e package check-package bench fuzz load clean venv node-deps
 
 venv: $(STAMP)
 
@@ -25,8 +25,14 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 run: $(STAMP)
 	$(PY) -m tools.demo --port $(PORT)
 
-test: $(STAMP)
+test: $(STAMP) node-deps
 	$(PY) -m pytest
+
+# The official OpenAI Node SDKs (v4 and v7) for tests/e2e/test_node_sdk.py, pinned by tests/node/package-lock.json.
+node-deps:
+	@if ! command -v npm >/dev/null 2>&1; then echo "npm not found: the Node SDK checks will be skipped" >&2; \
+	elif [ ! tests/node/node_modules/.package-lock.json -nt tests/node/package-lock.json ]; then \
+	  npm ci --silent --no-audit --no-fund --prefix tests/node; fi
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit

@@ -90,6 +90,9 @@ def classify(failure: DifyFailure, *, app_ran: bool) -> OpenAIError:
                            code, {**NO_RETRY, "Retry-After": "60"})
     if code == "not_found" or status == 404 or lowered in {"app not found", "conversation not exists"}:
         return OpenAIError(404, f"Dify could not find it: {shown}", "invalid_request_error", None, "not_found")
+    if code == "completion_request_error":
+        # Dify answers 400 for it, but it is the app's model call that failed, not the client's request.
+        return _upstream(f"The Dify app's model call failed: {shown}", code="model_error")
     if lowered.startswith("run failed"):
         return _upstream(f"The Dify app run failed: {message.partition(':')[2].strip() or shown}",
                          code="app_run_failed")

@@ -47,3 +47,9 @@ def test_plain_exception_texts():
 def test_run_failed_event():
     err = dify_errors.from_error_event({"code": "invalid_param", "message": "Run failed: node X broke"})
     assert err.status == 502 and err.code == "app_run_failed" and "node X broke" in err.message
+
+
+def test_model_call_failure_is_upstream_even_when_dify_says_400():
+    err = dify_errors.from_error_event({"code": "completion_request_error", "message": "model went away",
+                                        "status": 400})
+    assert (err.status, err.code) == (502, "model_error") and "model went away" in err.message
