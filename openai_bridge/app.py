@@ -16,11 +16,13 @@ from .app_form import AppFormCache
 from .auth import check_api_key
 from .app_run import Timing
 from .chat_service import chat_completions
+from .completions_service import completions
 from .cors import cors_headers, preflight
 from .dify_port import DifyPort
 from .errors import OpenAIError, internal_error
 from .http import HttpResponse, IncomingRequest
 from .models_service import list_models, retrieve_model
+from .responses_service import create_response, retrieve_response
 from .routing import Route, resolve
 from .settings import EndpointSettings, parse_settings
 
@@ -67,9 +69,15 @@ def _serve(route: Route, request: IncomingRequest, settings: EndpointSettings, d
         return list_models(settings)
     if route.name == "retrieve_model":
         return retrieve_model(settings, route.params["id"])
+    if route.name == "retrieve_response":
+        return retrieve_response(route.params["id"])
     if not settings.app_id:
         raise OpenAIError(503, "This endpoint has no Dify app selected. Ask the Dify admin to pick one.",
                           "server_error", None, "endpoint_not_configured")
     if route.name == "chat_completions":
         return chat_completions(request, settings, dify, forms, timing)
+    if route.name == "create_response":
+        return create_response(request, settings, dify, forms, timing)
+    if route.name == "completions":
+        return completions(request, settings, dify, forms, timing)
     raise AssertionError(f"route {route.name} has no handler")

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-from .answer import Finish
+from . import delivery
 from .app_form import AppFormCache
 from .app_run import AppRun, Timing, conversation_header, requested_conversation, start_app_run
 from .chat_request import parse_chat_request
@@ -13,9 +11,6 @@ from .chat_stream import ChatStreamWriter
 from .dify_port import DifyPort
 from .http import HttpResponse, IncomingRequest
 from .settings import EndpointSettings
-from .sse import KEEPALIVE as KEEPALIVE_FRAME
-from .sse import STREAM_HEADERS
-from .upstream import KEEPALIVE
 
 ID_PREFIX = "chatcmpl-"
 
@@ -34,13 +29,10 @@ def chat_completions(request: IncomingRequest, settings: EndpointSettings, dify:
 
 def _whole(run: AppRun, model: str) -> HttpResponse:
     builder = ChatResponseBuilder()
-    for batch in run.batches(None):
-        for part in batch:  # type: ignore[union-attr] - no keep-alives without a timeout
-            builder.add(part)
+    error = delivery.collect(run, builder)
     completion_id, created, conversation_id = run.identity(ID_PREFIX)
-    if builder.error is not None:
-        return HttpResponse.error(builder.error.with_headers(**conversation_header(conversation_id)))
-    run.remember()
+    if error is not None:
+        return HttpResponse.error(error.with_headers(**conversation_header(conversation_id)))
     completion = builder.build(completion_id, created, model, conversation_id)
     return HttpResponse.json(completion.to_dict(), headers=conversation_header(conversation_id))
 
@@ -48,18 +40,4 @@ def _whole(run: AppRun, model: str) -> HttpResponse:
 def _stream(run: AppRun, model: str, include_usage: bool, timing: Timing) -> HttpResponse:
     completion_id, created, conversation_id = run.identity(ID_PREFIX)
     writer = ChatStreamWriter(completion_id, created, model, include_usage, conversation_id)
-
-    def body() -> Iterator[bytes]:
-        yield writer.start()
-        for batch in run.batches(timing.keepalive_interval):
-            if batch is KEEPALIVE:
-                yield KEEPALIVE_FRAME
-                continue
-            for part in batch:  # type: ignore[union-attr]
-                if isinstance(part, Finish):
-                    run.remember()  # before [DONE]: a client may send its next turn the moment the stream ends
-                frame = writer.write(part)
-                if frame:
-                    yield frame
-
-    return HttpResponse(200, {**STREAM_HEADERS, **conversation_header(conversation_id)}, body())
+    return delivery.stream(run, writer, timing, conversation_header(conversation_id))

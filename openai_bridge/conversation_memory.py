@@ -7,6 +7,8 @@ digest of the history *after* each reply is stored so the next turn finds it.
 Storage layout, per endpoint (keys prefixed with the endpoint id; storage is shared by all endpoints):
 - `<endpoint>/threads/<bucket>`: {thread digest: [conversation id, last use]}
 - `<endpoint>/heads/<bucket>`:   {conversation id: [digest of the history it has reached, last use]}
+- `<endpoint>/responses/<bucket>`: {Responses API response id: [its conversation id, last use]}, which is what
+  `previous_response_id` continues
 Records are bucketed so one turn costs a few small reads and writes, and each bucket keeps at most PER_BUCKET
 entries (least recently used evicted), which bounds storage per endpoint. The head record is what tells a
 regenerated answer (same history, but the conversation already moved on) from a real continuation.
@@ -108,3 +110,11 @@ class ConversationMemory:
     def remember(self, thread_digest: str, conversation_id: str) -> None:
         self._save("threads", thread_digest, conversation_id)
         self._save("heads", conversation_id, thread_digest)
+
+    def find_response(self, response_id: str) -> str | None:
+        """The Dify conversation a Responses API response belongs to, or None when unknown or evicted."""
+        entry = self._load("responses", response_id).get(response_id)
+        return entry[0] if entry and isinstance(entry[0], str) else None
+
+    def remember_response(self, response_id: str, conversation_id: str) -> None:
+        self._save("responses", response_id, conversation_id)

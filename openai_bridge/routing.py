@@ -9,6 +9,9 @@ from .errors import OpenAIError, method_not_allowed, route_not_found
 # path template -> {method: route name}; "{id}" matches one path segment.
 ROUTES: dict[str, dict[str, str]] = {
     "/chat/completions": {"POST": "chat_completions"},
+    "/responses": {"POST": "create_response"},
+    "/responses/{id}": {"GET": "retrieve_response"},
+    "/completions": {"POST": "completions"},
     "/models": {"GET": "list_models"},
     "/models/{id}": {"GET": "retrieve_model"},
 }

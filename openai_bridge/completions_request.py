@@ -1,0 +1,47 @@
+"""Parsing a legacy Completions request and restating it as a chat completion request with one user message."""
+
+from __future__ import annotations
+
+from .completions_protocol import CompletionRequest
+from .errors import invalid_request, unsupported_value
+from .protocol import ChatCompletionRequest, ChatMessage
+from .request_body import parse_json_object, validate
+from .request_rules import check_single_choice, refuse_logprobs
+
+
+def parse_completion_request(body: bytes, declared_length: int | None = None) -> CompletionRequest:
+    request = validate(CompletionRequest, parse_json_object(body, declared_length))
+    _reject_unsupported(request)
+    return request
+
+
+def to_chat(request: CompletionRequest) -> ChatCompletionRequest:
+    return ChatCompletionRequest(model=request.model, messages=[ChatMessage(role="user", content=_prompt(request))],
+                                 stream=request.stream, stream_options=request.stream_options, stop=request.stop,
+                                 user=request.user, conversation_id=request.conversation_id, inputs=request.inputs)
+
+
+def _prompt(request: CompletionRequest) -> str:
+    prompt = request.prompt
+    if isinstance(prompt, list):
+        if not all(isinstance(p, str) for p in prompt):
+            raise unsupported_value("Token arrays are not supported: a Dify app reads text; send 'prompt' as a "
+                                    "string.", "prompt")
+        if len(prompt) != 1:
+            raise unsupported_value("A Dify app answers one prompt per request; send 'prompt' as one string.",
+                                    "prompt")
+        prompt = prompt[0]
+    if not prompt.strip():
+        raise invalid_request("'prompt' is empty; send some text.", "prompt")
+    return prompt
+
+
+def _reject_unsupported(request: CompletionRequest) -> None:
+    check_single_choice(request.n)
+    check_single_choice(request.best_of, "best_of")
+    if request.echo:
+        raise unsupported_value("This endpoint cannot echo the prompt; 'echo' must be false.", "echo")
+    if request.suffix:
+        raise unsupported_value("Dify apps do not insert text before a suffix; leave 'suffix' unset.", "suffix")
+    if request.logprobs is not None:
+        refuse_logprobs("logprobs", "be null")

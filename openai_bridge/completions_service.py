@@ -1,0 +1,44 @@
+"""Serving `POST /completions` (legacy Completions): the prompt is one user message to the app.
+
+The prompt is run like a one-message chat, so inputs, `stop` and error mapping are the chat ones; conversation
+memory has nothing to continue (each prompt stands alone) unless the request names a `conversation_id`.
+"""
+
+from __future__ import annotations
+
+from . import delivery
+from .answer_collector import AnswerCollector
+from .app_form import AppFormCache
+from .app_run import Timing, conversation_header, requested_conversation, start_app_run
+from .completions_protocol import CompletionChoice, TextCompletion
+from .completions_request import parse_completion_request, to_chat
+from .completions_stream import CompletionStreamWriter
+from .dify_port import DifyPort
+from .http import HttpResponse, IncomingRequest
+from .protocol import Usage
+from .settings import EndpointSettings
+
+ID_PREFIX = "cmpl-"
+
+
+def completions(request: IncomingRequest, settings: EndpointSettings, dify: DifyPort, forms: AppFormCache,
+                timing: Timing) -> HttpResponse:
+    chat = to_chat(parse_completion_request(request.body, request.declared_length))
+    run = start_app_run(request, chat, settings, dify, forms, timing, requested_conversation(request, chat))
+    if isinstance(run, HttpResponse):
+        return run
+    if chat.stream:
+        completion_id, created, conversation_id = run.identity(ID_PREFIX)
+        include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
+        writer = CompletionStreamWriter(completion_id, created, chat.model, include_usage)
+        return delivery.stream(run, writer, timing, conversation_header(conversation_id))
+    collector = AnswerCollector()
+    error = delivery.collect(run, collector)
+    completion_id, created, conversation_id = run.identity(ID_PREFIX)
+    if error is not None:
+        return HttpResponse.error(error.with_headers(**conversation_header(conversation_id)))
+    completion = TextCompletion(
+        id=completion_id, created=created, model=chat.model,
+        choices=[CompletionChoice(text=collector.text, finish_reason=collector.finish_reason)],
+        usage=Usage.model_validate(collector.usage, from_attributes=True))
+    return HttpResponse.json(completion.model_dump(), headers=conversation_header(conversation_id))

@@ -1,0 +1,37 @@
+"""Answer parts -> `text_completion` chunks as server-sent events (reasoning has no place in this format)."""
+
+from __future__ import annotations
+
+from .answer import TokenUsage
+from .completions_protocol import CompletionChoice, TextCompletion
+from .data_stream import PLACEHOLDER, DataStreamWriter, fill, frame_around
+from .protocol import Usage
+from .sse import KEEPALIVE
+
+
+class CompletionStreamWriter(DataStreamWriter):
+    def __init__(self, completion_id: str, created: int, model: str, include_usage: bool) -> None:
+        super().__init__(include_usage)
+        self._base = {"id": completion_id, "created": created, "model": model}
+        self._text_frame = frame_around(self._chunk(PLACEHOLDER))
+
+    def _chunk(self, text: str, finish_reason: str | None = None) -> dict:
+        data = TextCompletion(**self._base, choices=[CompletionChoice(text=text, finish_reason=finish_reason)])
+        dumped = data.model_dump()
+        if not self._include_usage:
+            del dumped["usage"]
+        return dumped
+
+    def start(self) -> bytes:
+        # This format has no opening chunk; a comment starts the stream at once all the same.
+        return KEEPALIVE
+
+    def _content(self, text: str) -> bytes:
+        return fill(self._text_frame, text)
+
+    def _finish_chunk(self, reason: str) -> dict:
+        return self._chunk("", reason)
+
+    def _usage_chunk(self, usage: TokenUsage) -> dict:
+        return TextCompletion(**self._base, choices=[],
+                              usage=Usage.model_validate(usage, from_attributes=True)).model_dump()
