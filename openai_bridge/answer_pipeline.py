@@ -8,7 +8,6 @@ from .settings import EndpointSettings, ReasoningMode
 from .stop import StopCutter
 from .think import ThinkSplitter
 
-
 # Each streamed frame travels as one hex-encoded stdio line between the plugin and Dify's daemon; a huge single
 # Dify event (a multi-megabyte answer) is re-chunked so no line grows past a few hundred kilobytes.
 MAX_PART_CHARS = 32 * 1024

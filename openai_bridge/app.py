@@ -13,8 +13,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from .app_form import AppFormCache
-from .auth import check_api_key
 from .app_run import Timing
+from .auth import check_api_key
 from .chat_service import chat_completions
 from .completions_service import completions
 from .cors import cors_headers, preflight

@@ -11,4 +11,5 @@ class ChatResponseBuilder(AnswerCollector):
         message = AssistantMessage.build(self.text, "".join(self.reasoning))
         return ChatCompletion(id=completion_id, created=created, model=model,
                               choices=[Choice(message=message, finish_reason=self.finish_reason)],
-                              usage=Usage.model_validate(self.usage, from_attributes=True), conversation_id=conversation_id or None)
+                              usage=Usage.model_validate(self.usage, from_attributes=True),
+                              conversation_id=conversation_id or None)

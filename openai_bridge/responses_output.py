@@ -15,10 +15,29 @@ from typing import Literal
 
 from .answer import AnswerPart, Finish, Reasoning, Replace, Text, TokenUsage
 from .errors import OpenAIError
-from .responses_protocol import (ContentPartEvent, IncompleteDetails, ItemStatus, LifecycleEvent, OutputItem,
-                                 OutputItemEvent, OutputMessage, OutputText, ReasoningOutput, Response, ResponseError,
-                                 ResponseEvent, ResponsesRequest, ResponseStatus, ResponseUsage, SummaryDeltaEvent,
-                                 SummaryDoneEvent, SummaryPartEvent, SummaryText, TextDeltaEvent, TextDoneEvent)
+from .responses_protocol import (
+    ContentPartEvent,
+    IncompleteDetails,
+    ItemStatus,
+    LifecycleEvent,
+    OutputItem,
+    OutputItemEvent,
+    OutputMessage,
+    OutputText,
+    ReasoningOutput,
+    Response,
+    ResponseError,
+    ResponseEvent,
+    ResponsesRequest,
+    ResponseStatus,
+    ResponseUsage,
+    SummaryDeltaEvent,
+    SummaryDoneEvent,
+    SummaryPartEvent,
+    SummaryText,
+    TextDeltaEvent,
+    TextDoneEvent,
+)
 
 ItemKind = Literal["message", "reasoning"]
 _ID_PREFIX: dict[ItemKind, str] = {"message": "msg", "reasoning": "rs"}

@@ -15,14 +15,33 @@ from dataclasses import dataclass
 
 from .errors import OpenAIError, invalid_request, unsupported_value
 from .protocol import AudioPart as ChatAudioPart
-from .protocol import (ChatCompletionRequest, ChatMessage, ContentPart, FileData, FilePart, FunctionCall, ImagePart,
-                       ImageURL, TextPart, ToolCall)
+from .protocol import (
+    ChatCompletionRequest,
+    ChatMessage,
+    ContentPart,
+    FileData,
+    FilePart,
+    FunctionCall,
+    ImagePart,
+    ImageURL,
+    TextPart,
+    ToolCall,
+)
 from .protocol import RefusalPart as ChatRefusalPart
 from .request_body import parse_json_object, validate
 from .request_rules import check_tool_choice
-from .responses_protocol import (FunctionCallItem, FunctionCallOutputItem, InputAudioPart, InputFilePart,
-                                 InputImagePart, InputTextPart, MessageItem, OutputTextPart, RefusalPart,
-                                 ResponsesRequest)
+from .responses_protocol import (
+    FunctionCallItem,
+    FunctionCallOutputItem,
+    InputAudioPart,
+    InputFilePart,
+    InputImagePart,
+    InputTextPart,
+    MessageItem,
+    OutputTextPart,
+    RefusalPart,
+    ResponsesRequest,
+)
 
 _CHAT_PARAM = re.compile(r"messages\[(\d+)\]\.content(\[\d+\])?[\w.]*")
 

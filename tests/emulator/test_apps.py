@@ -124,7 +124,8 @@ def test_blocking_reply_is_returned_as_given(emu, mode):
 
 def test_blocking_folds_scripted_events(emu):
     events = [
-        {"event": "message", "conversation_id": "9a0b6f5e-8d55-4b53-9f51-2f7b6ad8d001", "message_id": "m1", "answer": "Hel"},
+        {"event": "message", "conversation_id": "9a0b6f5e-8d55-4b53-9f51-2f7b6ad8d001", "message_id": "m1",
+         "answer": "Hel"},
         {"event": "message", "answer": "lo"},
         {"event": "message_end", "metadata": {"usage": {"total_tokens": 7}}},
     ]

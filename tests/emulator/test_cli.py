@@ -97,7 +97,8 @@ def test_plugin_is_stopped_with_the_emulator():
 
 
 def test_broken_plugin_dir_fails_clearly(tmp_path: Path):
-    (tmp_path / "main.py").write_text("import sys\nprint('cannot start: broken on purpose', file=sys.stderr)\nsys.exit(3)\n")
+    (tmp_path / "main.py").write_text(
+        "import sys\nprint('cannot start: broken on purpose', file=sys.stderr)\nsys.exit(3)\n")
     proc = serve("--plugin-dir", str(tmp_path))
     out, err = proc.communicate(timeout=STARTUP_TIMEOUT)
     assert proc.returncode != 0

@@ -61,7 +61,7 @@ def test_workflow_ignores_query_and_conversation(emu):
 
 def test_scripted_conversation_id_can_be_continued(emu):
     conversation_id = "0b8f4a52-3c1d-4e8a-9a51-6e3f0f2b7c10"
-    emu.load_scenario({"replies": [{"events": [{"event": "message", "conversation_id": conversation_id, "answer": "a"}]},
-                                   {"echo": True}]})
+    scripted = {"events": [{"event": "message", "conversation_id": conversation_id, "answer": "a"}]}
+    emu.load_scenario({"replies": [scripted, {"echo": True}]})
     call_app(emu, query="one")
     assert call_app(emu, query="two", conversation_id=conversation_id)[0]["conversation_id"] == conversation_id

@@ -3,6 +3,9 @@
 import pytest
 
 from dify_emulator.app_events import Run, echo_events, fold_blocking, split_deltas
+from dify_emulator.backwards import permission_error
+from dify_emulator.errors import BackwardsError
+from dify_emulator.manifest import read_manifest
 from dify_emulator.raw_request import build_raw_request, canonical_header
 from dify_emulator.scenario import (
     DEMO_SCENARIO,
@@ -12,9 +15,6 @@ from dify_emulator.scenario import (
     parse_assignment,
 )
 from dify_emulator.storage import PluginStorage
-from dify_emulator.backwards import permission_error
-from dify_emulator.errors import BackwardsError
-from dify_emulator.manifest import read_manifest
 
 from .conftest import PROBE_DIR
 
@@ -99,7 +99,8 @@ def test_blocking_fold_of_scripted_events():
     ]
     folded = fold_blocking(run, events)
     assert folded["answer"] == "Hello"
-    assert (folded["conversation_id"], folded["message_id"], folded["id"], folded["task_id"]) == ("c1", "m1", "m1", "t1")
+    ids = (folded["conversation_id"], folded["message_id"], folded["id"], folded["task_id"])
+    assert ids == ("c1", "m1", "m1", "t1")
     assert folded["metadata"] == {"usage": {"total_tokens": 3}}
     assert folded["mode"] == "chat"
 

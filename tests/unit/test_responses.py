@@ -215,7 +215,8 @@ def test_file_errors_name_the_input_item():
 
 
 def test_images_and_files_reach_the_app():
-    png = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+    png = base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
     pdf = base64.b64encode(b"%PDF-1.4\n%%EOF\n").decode()
     content = [{"type": "input_text", "text": "look"},
                {"type": "input_image", "image_url": "data:image/png;base64," + base64.b64encode(png).decode()},
