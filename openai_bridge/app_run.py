@@ -31,6 +31,8 @@ from .settings import EndpointSettings
 from .upstream import KEEPALIVE, EventPump
 
 CONVERSATION_HEADER = "X-Dify-Conversation-Id"
+# At most this many waiting events are translated into one batch.
+MAX_BATCH_EVENTS = 64
 
 
 @dataclass(frozen=True)
@@ -92,21 +94,41 @@ class AppRun:
         return f"{prefix}{run_id}", env.created_at or int(time.time()), env.conversation_id
 
     def batches(self, keepalive_after: float | None) -> Iterator[list[AnswerPart] | object]:
-        """Lists of answer parts as Dify sends events; KEEPALIVE after `keepalive_after` seconds of silence."""
+        """Lists of answer parts as Dify sends events; KEEPALIVE after `keepalive_after` seconds of silence.
+
+        Events already waiting when one arrives join its list, so a burst is written to the client at once (one
+        stdio line instead of one per event); nothing ever waits for more events.
+        """
         try:
             yield self.first_parts
-            while not self.pipeline.finished:
-                try:
-                    event = self.pump.next(keepalive_after)
-                except StopIteration:
-                    yield self.pipeline.close()
-                    return
-                except Exception as exc:  # noqa: BLE001 - a broken stream is an upstream failure
-                    yield [Failure(dify_errors.from_exception(exc, app_ran=True))]
-                    return
-                yield KEEPALIVE if event is KEEPALIVE else self.pipeline.feed(event)
+            ended = False
+            while not ended and not self.pipeline.finished:
+                parts, ended = self._next(keepalive_after)
+                if parts is KEEPALIVE:
+                    yield KEEPALIVE
+                    continue
+                waiting = MAX_BATCH_EVENTS
+                while not ended and not self.pipeline.finished and waiting and self.pump.ready():
+                    more, ended = self._next(0)
+                    if more is KEEPALIVE:
+                        break
+                    parts += more  # type: ignore[operator]
+                    waiting -= 1
+                yield parts
         finally:
             self.pump.close()
+
+    def _next(self, timeout: float | None) -> tuple[list[AnswerPart] | object, bool]:
+        """The parts of Dify's next event (KEEPALIVE after `timeout` s of silence), and whether the stream ended."""
+        try:
+            event = self.pump.next(timeout)
+        except StopIteration:
+            return self.pipeline.close(), True
+        except Exception as exc:  # noqa: BLE001 - a broken stream is an upstream failure
+            return [Failure(dify_errors.from_exception(exc, app_ran=True))], True
+        if event is KEEPALIVE:
+            return KEEPALIVE, False
+        return self.pipeline.feed(event), False
 
     def remember(self) -> None:
         """Store the finished turn so the thread's next request continues the same Dify conversation."""

@@ -23,12 +23,14 @@ import hashlib
 import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable
 from typing import Protocol
 
 from .protocol import ChatMessage
 from .transcript import content_text
+from .upstream import BoundedStorage
 
 logger = logging.getLogger(__name__)
 
@@ -62,15 +64,33 @@ def _bucket(value: str) -> int:
     return int(hashlib.sha256(value.encode()).hexdigest()[:8], 16) % BUCKETS
 
 
+# Plugin storage has no compare-and-set: two requests updating one bucket at once would each write back the record
+# they read, and the later write would drop the other's entry; and an overwrite is a delete then a set (see
+# endpoints/_serve.py), so a read between the two found nothing. Under load, threads lost their conversation. Within
+# the plugin process, reads and updates of a bucket are serialized; separate plugin processes can still race.
+_BUCKET_LOCKS = [threading.Lock() for _ in range(512)]
+
+
+def _lock_of(storage_key: str) -> threading.Lock:
+    return _BUCKET_LOCKS[hash(storage_key) % len(_BUCKET_LOCKS)]
+
+
 class ConversationMemory:
     def __init__(self, storage: KeyValueStorage, endpoint_id: str, clock: Callable[[], float] = time.time) -> None:
-        self._storage = storage
+        self._storage = BoundedStorage(storage)  # a daemon that stopped answering must not hold the request
         self._prefix = endpoint_id or "default"
         self._clock = clock
 
+    def _key(self, kind: str, key: str) -> str:
+        return f"{self._prefix}/{kind}/{_bucket(key)}"
+
+    def _read(self, kind: str, key: str) -> dict[str, list]:
+        with _lock_of(self._key(kind, key)):
+            return self._load(kind, key)
+
     def _load(self, kind: str, key: str) -> dict[str, list]:
         try:
-            raw = self._storage.storage_get(f"{self._prefix}/{kind}/{_bucket(key)}")
+            raw = self._storage.storage_get(self._key(kind, key))
         except Exception as exc:  # noqa: BLE001 - unavailable storage degrades memory, it never fails a request
             logger.warning("conversation memory: storage read failed (%s); continuing without memory", exc)
             return {}
@@ -83,24 +103,25 @@ class ConversationMemory:
         return data if isinstance(data, dict) else {}
 
     def _save(self, kind: str, key: str, value: str) -> None:
-        record = self._load(kind, key)
-        record[key] = [value, int(self._clock())]
-        if len(record) > PER_BUCKET:
-            for stale in sorted(record, key=lambda k: record[k][1])[: len(record) - PER_BUCKET]:
-                del record[stale]
-        try:
-            self._storage.storage_set(f"{self._prefix}/{kind}/{_bucket(key)}",
-                                      json.dumps(record, separators=(",", ":")).encode())
-        except Exception as exc:  # noqa: BLE001 - a full or failing storage only costs continuity
-            logger.warning("conversation memory: storage write failed (%s); this thread will be re-seeded", exc)
+        storage_key = self._key(kind, key)
+        with _lock_of(storage_key):
+            record = self._load(kind, key)
+            record[key] = [value, int(self._clock())]
+            if len(record) > PER_BUCKET:
+                for stale in sorted(record, key=lambda k: record[k][1])[: len(record) - PER_BUCKET]:
+                    del record[stale]
+            try:
+                self._storage.storage_set(storage_key, json.dumps(record, separators=(",", ":")).encode())
+            except Exception as exc:  # noqa: BLE001 - a full or failing storage only costs continuity
+                logger.warning("conversation memory: storage write failed (%s); this thread will be re-seeded", exc)
 
     def find(self, thread_digest: str) -> str | None:
         """The Dify conversation this exact history continues, or None (new, edited or regenerated thread)."""
-        entry = self._load("threads", thread_digest).get(thread_digest)
+        entry = self._read("threads", thread_digest).get(thread_digest)
         if not entry or not isinstance(entry[0], str):
             return None
         conversation_id = entry[0]
-        head = self._load("heads", conversation_id).get(conversation_id)
+        head = self._read("heads", conversation_id).get(conversation_id)
         if not head or head[0] != thread_digest:
             # The conversation has moved past this history (a regenerated or edited turn): continuing it
             # would let the app see answers the client has discarded.
@@ -113,7 +134,7 @@ class ConversationMemory:
 
     def find_response(self, response_id: str) -> str | None:
         """The Dify conversation a Responses API response belongs to, or None when unknown or evicted."""
-        entry = self._load("responses", response_id).get(response_id)
+        entry = self._read("responses", response_id).get(response_id)
         return entry[0] if entry and isinstance(entry[0], str) else None
 
     def remember_response(self, response_id: str, conversation_id: str) -> None:

@@ -27,8 +27,12 @@ def frame_around(chunk: dict) -> Frame:
     return f"data: {head}".encode(), f"{tail}\n\n".encode()
 
 
+# json.dumps(text, ensure_ascii=False) builds a JSONEncoder per call; its string encoder (C) gives the same bytes.
+_json_string = json.encoder.encode_basestring
+
+
 def fill(frame: Frame, text: str) -> bytes:
-    return frame[0] + json.dumps(text, ensure_ascii=False).encode() + frame[1]
+    return frame[0] + _json_string(text).encode() + frame[1]
 
 
 class DataStreamWriter(ABC):
@@ -54,6 +58,8 @@ class DataStreamWriter(ABC):
         return b""  # a format without a reasoning field leaves it out
 
     def write(self, part: AnswerPart) -> bytes:
+        if self.finished:
+            return b""  # nothing may follow [DONE] (a moderation Replace ends the stream before Dify does)
         if isinstance(part, Text):
             self._sent_content = True
             return self._content(part.text)

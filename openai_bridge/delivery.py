@@ -17,6 +17,10 @@ from .sse import KEEPALIVE as KEEPALIVE_FRAME
 from .sse import STREAM_HEADERS
 from .upstream import KEEPALIVE
 
+# A joined chunk stays below this (a single larger frame, at most ~200 KB, goes alone): each chunk travels
+# hex-encoded on one stdio line, and the daemon's line limit is 5 MiB.
+MAX_CHUNK_BYTES = 64 * 1024
+
 
 class AnswerSink(Protocol):
     error: OpenAIError | None
@@ -46,7 +50,9 @@ def collect(run: AppRun, sink: AnswerSink, remember: Callable[[], None] | None =
 def stream(run: AppRun, writer: StreamWriter, timing: Timing, headers: Mapping[str, str],
            remember: Callable[[], None] | None = None) -> HttpResponse:
     def body() -> Iterator[bytes]:
-        yield writer.start()
+        # The frames of one batch go out as one chunk: each chunk costs a stdio line to the daemon, whatever its
+        # size. The first chunk also carries the opening frame, at once.
+        out, size = [writer.start()], 0
         for batch in run.batches(timing.keepalive_interval):
             if batch is KEEPALIVE:
                 yield KEEPALIVE_FRAME
@@ -57,6 +63,13 @@ def stream(run: AppRun, writer: StreamWriter, timing: Timing, headers: Mapping[s
                     (remember or run.remember)()
                 frame = writer.write(part)
                 if frame:
-                    yield frame
+                    if size + len(frame) > MAX_CHUNK_BYTES and size:
+                        yield b"".join(out)
+                        out, size = [], 0
+                    out.append(frame)
+                    size += len(frame)
+            if out:
+                yield b"".join(out)
+                out, size = [], 0
 
     return HttpResponse(200, {**STREAM_HEADERS, **headers}, body())

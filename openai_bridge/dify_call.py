@@ -22,7 +22,8 @@ from .settings import EndpointSettings, MemoryMode
 from .transcript import content_text, history_json, last_user_index, system_prompt, transcript, user_text
 
 SEED_HISTORY_VARIABLE = "messages"
-UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# \Z, not $: "$" also matches before a trailing newline, and these ids end up in response headers.
+UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,28 @@ def seeded_query(history: list[ChatMessage], message_text: str, system: str) -> 
     return f"[System instructions]\n{system}\n\n{framed}" if system else framed
 
 
+# Dify input values are strings, numbers and file mappings. The SDK serialises the call with pydantic, which gives up
+# past 255 levels of nesting, and Dify would only refuse the value anyway: deeper request inputs are a 400.
+MAX_INPUT_DEPTH = 32
+
+
+def _too_deep(value: Any, limit: int = MAX_INPUT_DEPTH) -> bool:
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            pending.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return False
+
+
 def build_inputs(request: ChatCompletionRequest, settings: EndpointSettings, form: AppForm, query: str,
                  system: str) -> dict[str, Any]:
+    for name, value in (request.inputs or {}).items():
+        if _too_deep(value):
+            raise invalid_request(f"The value of inputs.{name} is nested more than {MAX_INPUT_DEPTH} levels deep.",
+                                  f"inputs.{name}")
     inputs: dict[str, Any] = {**settings.app_inputs, **(request.inputs or {})}
     if form.has(settings.query_variable):
         inputs.setdefault(settings.query_variable, query)

@@ -7,6 +7,7 @@ rather than as malformed JSON.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -44,7 +45,34 @@ def parse_json_object(body: bytes, declared_length: int | None = None) -> dict[s
         ) from exc
     if not isinstance(data, dict):
         raise invalid_request("The request body must be a JSON object.", None, "invalid_json")
+    if _MAY_HOLD_SURROGATES.search(body) and _holds_lone_surrogate(data):
+        raise invalid_request(
+            "We could not parse the JSON body of your request (it contains a lone UTF-16 surrogate such as "
+            "\\ud800, which is not valid Unicode).", None, "invalid_json")
     return data
+
+
+# JSON may spell a lone surrogate as an escape (\ud800), and json.loads also lets UTF-8-encoded surrogates through
+# (bytes are decoded with "surrogatepass"). Such strings cannot be encoded again, so they are refused here rather
+# than failing later as a 500. The cheap byte search keeps the walk off ordinary bodies.
+_MAY_HOLD_SURROGATES = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+
+
+def _holds_lone_surrogate(data: Any) -> bool:
+    pending = [data]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+    return False
 
 
 def _describe_json_error(exc: BaseException) -> str:
