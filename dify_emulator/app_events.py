@@ -107,7 +107,8 @@ def echo_events(run: Run, answer: str, prompt: str, inputs: Mapping[str, Any]) -
         ]
     tokens = usage(prompt, answer)["total_tokens"]
     if run.mode == "advanced-chat":
-        chunks = [run.event("message", id=run.message_id, answer=d, from_variable_selector=["llm", "text"]) for d in deltas]
+        chunks = [run.event("message", id=run.message_id, answer=d, from_variable_selector=["llm", "text"])
+                  for d in deltas]
         last_node = ("answer", "answer", "Answer")
     else:
         chunks = [run.event("text_chunk", data={"text": d, "from_variable_selector": ["llm", "text"]}) for d in deltas]
@@ -115,7 +116,8 @@ def echo_events(run: Run, answer: str, prompt: str, inputs: Mapping[str, Any]) -
     events = [
         run.workflow_event(
             "workflow_started",
-            {"id": run.workflow_run_id, "workflow_id": run.workflow_id, "inputs": dict(inputs), "created_at": run.created_at},
+            {"id": run.workflow_run_id, "workflow_id": run.workflow_id, "inputs": dict(inputs),
+             "created_at": run.created_at},
         ),
         *_node(run, 1, ("start", "start", "Start"), {}, dict(inputs)),
     ]

@@ -30,7 +30,8 @@ DEFAULT_PARAMETERS: dict[str, Any] = {
     "sensitive_word_avoidance": {"enabled": False, "type": "", "configs": []},
     "file_upload": {
         "enabled": False,
-        "image": {"enabled": False, "number_limits": 3, "detail": "high", "transfer_methods": ["remote_url", "local_file"]},
+        "image": {"enabled": False, "number_limits": 3, "detail": "high",
+                  "transfer_methods": ["remote_url", "local_file"]},
         "allowed_file_types": [],
         "allowed_file_extensions": [],
         "allowed_file_upload_methods": [],

@@ -18,7 +18,8 @@ from .scenario import ScenarioError, parse_assignment
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m dify_emulator", description="A local stand-in for Dify's plugin daemon.")
+    parser = argparse.ArgumentParser(prog="python -m dify_emulator",
+                                     description="A local stand-in for Dify's plugin daemon.")
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="run the plugin and serve its endpoints")
     serve.add_argument("--scenario", help="scenario JSON file (default: the demo scenario)")

@@ -4,12 +4,23 @@
         requests.post(emu.base_url + "/v1/chat/completions", ...)
 
 The CLI (`python -m dify_emulator serve`) is a thin shell around this class.
+
+Two extensions beyond the contract in emulator.md, both optional:
+- `observer`: a callable told, with a `time.perf_counter()` timestamp, what passes between the HTTP client, the
+  plugin and the emulated Dify (see `dify_emulator.observe`). Benchmarks time the plugin with it; tests see what
+  reached the plugin. Unset (the default), it costs nothing.
+- `cancel_app_on_disconnect` (default True): when the HTTP client goes away mid-request, the session's running app
+  streams fail with "read app failed: context canceled", as in daemons since 0.5.3 (the app stream is bound to the
+  client's request context); False behaves like older daemons, whose app stream runs to its end. Either way,
+  everything the plugin sends for that session afterwards is dropped, backwards invocations included (the daemon's
+  session listener is closed), as is anything it sends after a session ended.
 """
 
 import copy
 import logging
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,6 +31,7 @@ from .backwards import BackwardsDispatcher
 from .conversations import ConversationStore
 from .http_front import FrontServer
 from .manifest import read_manifest
+from .observe import Observer
 from .plugin_process import PluginExited, PluginProcess
 from .records import Recorder
 from .scenario import apply_settings, load_scenario
@@ -53,6 +65,8 @@ class Emulator:
         host: str = "127.0.0.1",
         max_execution_timeout: float = MAX_EXECUTION_TIMEOUT,
         startup_timeout: float = STARTUP_TIMEOUT,
+        observer: Observer | None = None,
+        cancel_app_on_disconnect: bool = True,
     ) -> None:
         self.plugin_dir = Path(plugin_dir or REPO_ROOT).resolve()
         self.python = python or sys.executable
@@ -87,7 +101,27 @@ class Emulator:
         self.settings: dict[str, Any] = {}
         self.hook_id = ""
         self._scenario: dict[str, Any] = {}
+        self.cancel_app_on_disconnect = cancel_app_on_disconnect
+        self._observer: Observer | None = None
+        self.observer = observer
         self.load_scenario(scenario)
+
+    # -- the optional observer hook ----------------------------------------------------------------------
+
+    @property
+    def observer(self) -> Observer | None:
+        """`observer(kind, session_id, t, detail)`, see `dify_emulator.observe`; None turns it off."""
+        return self._observer
+
+    @observer.setter
+    def observer(self, observer: Observer | None) -> None:
+        self._observer = observer
+        self._backwards.observe = self._observe_backwards if observer is not None else None
+
+    def _observe_backwards(self, kind: str, session_id: str, detail: Any) -> None:
+        observer = self._observer
+        if observer is not None:
+            observer(kind, session_id, time.perf_counter(), detail)
 
     # -- the Dify side -----------------------------------------------------------------------------------
 
@@ -227,17 +261,47 @@ class Emulator:
         except PluginExited:
             self._router.close(session_id)
             raise
+        observer = self._observer
+        if observer is not None:
+            observer("request", session_id, time.perf_counter(), raw_request)
         return channel
 
     def close_session(self, channel: Channel) -> None:
         self._router.close(channel.session_id)
 
+    def abandon_session(self, channel: Channel) -> None:
+        """The HTTP client went away before the response ended: do what the daemon does.
+
+        Its session listener is closed (later messages of the session, backwards invocations included, are
+        dropped) and, since daemon 0.5.3, the app streams it runs for the session fail with "context canceled".
+        """
+        self._router.close(channel.session_id)
+        observer = self._observer
+        if observer is not None:
+            observer("client_gone", channel.session_id, time.perf_counter(), None)
+        if self.cancel_app_on_disconnect:
+            cancelled = self._backwards.cancel_session(channel.session_id)
+            if cancelled:
+                logger.info("client gone: cancelled %d app stream(s) of session %s", cancelled, channel.session_id)
+
     def _on_session(self, plugin: PluginProcess, session_id: str, message: dict[str, Any]) -> None:
+        observer = self._observer
+        now = time.perf_counter() if observer is not None else 0.0
         kind = message.get("type")
-        if kind == "invoke" and isinstance(message.get("data"), dict):
-            self._backwards.dispatch(session_id, self.endpoint_id, message["data"])
+        data = message.get("data")
+        if kind == "invoke" and isinstance(data, dict):
+            if not self._router.is_open(session_id):
+                # No listener for this session any more (its client left, or it ended): the daemon never sees
+                # the invocation, so the plugin never gets an answer.
+                logger.info("dropped a %s invocation of closed session %s", data.get("type"), session_id)
+                if observer is not None:
+                    observer("dropped", session_id, now, message)
+                return
+            self._backwards.dispatch(session_id, self.endpoint_id, data)
         elif kind in ("stream", "end", "error"):
-            self._router.deliver(session_id, kind, message.get("data"))
+            if observer is not None:
+                _observe_session_message(observer, session_id, now, kind, data)
+            self._router.deliver(session_id, kind, data)
         else:
             logger.warning("plugin sent an unknown session message: %.200r", message)
 
@@ -246,3 +310,19 @@ class Emulator:
         if plugin is None:
             raise PluginExited("the plugin process is not running")
         plugin.send(message)
+
+
+def _observe_session_message(observer: Observer, session_id: str, now: float, kind: str, data: Any) -> None:
+    if kind != "stream":
+        observer(kind, session_id, now, data)
+        return
+    if not isinstance(data, dict):
+        return
+    if "status" in data or "headers" in data:
+        observer("status", session_id, now, data)
+    result = data.get("result")
+    if isinstance(result, str):
+        try:
+            observer("chunk", session_id, now, bytes.fromhex(result))
+        except ValueError:
+            pass

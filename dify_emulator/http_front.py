@@ -3,12 +3,18 @@
 One thread per connection (ThreadingHTTPServer); a request waits on its own session channel, so slow streams
 never hold up others. The response is relayed chunk by chunk as the plugin produces it; status and headers
 go out with the first body chunk, as in the daemon.
+
+A client that goes away is noticed as Go's HTTP server notices it (a failed write, or the connection reaching EOF
+while the request waits for the plugin), and the backend is told (`abandon_session`), as the daemon's request
+context is cancelled.
 """
 
 import email.utils
 import json
 import logging
 import re
+import socket
+import sys
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
@@ -26,6 +32,8 @@ ENDPOINT_PATH = re.compile(r"^/e/(?P<hook>[^/?#]+)(?P<rest>.*)$", re.DOTALL)
 HOP_BY_HOP = frozenset({"Connection", "Keep-Alive", "Transfer-Encoding", "Te", "Trailer", "Upgrade"})
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024
 DRAIN_CHUNK = 64 * 1024
+# How often a request waiting for the plugin checks that its client is still connected.
+CLIENT_CHECK_INTERVAL = 0.1
 
 
 class Backend(Protocol):
@@ -38,6 +46,10 @@ class Backend(Protocol):
     def open_endpoint_session(self, raw_request: bytes) -> Channel: ...
 
     def close_session(self, channel: Channel) -> None: ...
+
+    def abandon_session(self, channel: Channel) -> None:
+        """The client went away before the response ended."""
+        ...
 
 
 class ClientGone(Exception):
@@ -56,6 +68,13 @@ class FrontServer(ThreadingHTTPServer):
     @property
     def port(self) -> int:
         return int(self.server_address[1])
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client resetting an idle keep-alive connection is not an emulator failure: no traceback for it.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            logger.debug("client %s reset its connection", client_address)
+            return
+        super().handle_error(request, client_address)
 
 
 class ResponseStream:
@@ -101,6 +120,9 @@ class ResponseStream:
 
 class FrontHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Go sets TCP_NODELAY on every connection: without it, Nagle's algorithm and the client's delayed ACKs hold
+    # small chunks back by up to 40 ms on a keep-alive connection.
+    disable_nagle_algorithm = True
     server: FrontServer
 
     def do_GET(self) -> None:
@@ -123,14 +145,16 @@ class FrontHandler(BaseHTTPRequestHandler):
             logger.info("%s %s: client went away", self.command, self.path)
         finally:
             elapsed = (time.monotonic() - started) * 1000
-            logger.info("%s %s -> %s (%d bytes, %.0f ms)", self.command, self.path, self.status, self.bytes_out, elapsed)
+            logger.info("%s %s -> %s (%d bytes, %.0f ms)", self.command, self.path, self.status, self.bytes_out,
+                        elapsed)
 
     def _route(self, allowed: bool, started: float) -> None:
         backend = self.server.backend
         path = self.path.partition("?")[0]
         if self.command == "POST" and path.startswith(UPLOAD_PATH):
             body = self._read_body(MAX_UPLOAD_BYTES)
-            status, payload = backend.upload_store.receive(path[len(UPLOAD_PATH):], self.headers.get("Content-Type", ""), body)
+            content_type = self.headers.get("Content-Type", "")
+            status, payload = backend.upload_store.receive(path[len(UPLOAD_PATH):], content_type, body)
             self.send_json(status, payload)
             return
         if self.command in ("GET", "HEAD") and path.startswith(PREVIEW_PATH):
@@ -157,14 +181,34 @@ class FrontHandler(BaseHTTPRequestHandler):
             return
         try:
             self._relay(channel, started + backend.max_execution_timeout)
+        except ClientGone:
+            backend.abandon_session(channel)
+            raise
         finally:
             backend.close_session(channel)
+
+    def _client_closed(self) -> bool:
+        """Whether the client's connection reached EOF (or broke): what makes Go cancel a request's context."""
+        try:
+            return self.connection.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False  # nothing to read: still connected
+        except (OSError, ValueError):
+            return True
 
     def _relay(self, channel: Channel, deadline: float) -> None:
         status, headers = 200, {}
         stream: ResponseStream | None = None
+        next_check = time.monotonic() + CLIENT_CHECK_INTERVAL
         while True:
-            message = channel.get(deadline - time.monotonic())
+            now = time.monotonic()
+            if now >= next_check:
+                if self._client_closed():
+                    raise ClientGone()
+                next_check = now + CLIENT_CHECK_INTERVAL
+            message = channel.get(min(deadline, next_check) - now)
+            if message is None and time.monotonic() < deadline:
+                continue
             if message is None:
                 timeout_body = daemon_error_body("killed by timeout")
                 if stream is None:

@@ -48,6 +48,11 @@ class SessionRouter:
         with self._lock:
             self._channels.pop(session_id, None)
 
+    def is_open(self, session_id: str) -> bool:
+        """Whether someone still listens to this session (the daemon's session listener)."""
+        with self._lock:
+            return session_id in self._channels
+
     def deliver(self, session_id: str, kind: str, data: Any) -> None:
         with self._lock:
             channel = self._channels.get(session_id)

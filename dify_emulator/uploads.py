@@ -63,7 +63,8 @@ class UploadStore:
                  "extension": extension}
             )
         self._recorder.add(
-            {"type": "upload_file", "request": request, "file": {"name": name, "size": len(content), "mimetype": mimetype}}
+            {"type": "upload_file", "request": request,
+             "file": {"name": name, "size": len(content), "mimetype": mimetype}}
         )
         return 201, {
             "id": file_id,
