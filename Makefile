@@ -9,7 +9,7 @@ PYTHON312 ?= $(shell for p in $$(command -v python3.12) $$(ls -d $$(pyenv root 2
 PORT ?= 8000
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: run test unit e2e package check-package bench fuzz load clean venv node-deps
+.PHONY: run test lint unit e2e package check-package bench fuzz load clean venv node-deps
 
 venv: $(STAMP)
 
@@ -25,14 +25,34 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 run: $(STAMP)
 	$(PY) -m tools.demo --port $(PORT)
 
-test: $(STAMP) node-deps
+test: $(STAMP) node-deps lint
 	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
 
 # The official OpenAI Node SDKs (v4 and v7) for tests/e2e/test_node_sdk.py, pinned by tests/node/package-lock.json.
 node-deps:
 	@if ! command -v npm >/dev/null 2>&1; then echo "npm not found: the Node SDK checks will be skipped" >&2; \
 	elif [ ! tests/node/node_modules/.package-lock.json -nt tests/node/package-lock.json ]; then \
 	  npm ci --silent --no-audit --no-fund --prefix tests/node; fi
+
+# The full fuzzing budgets: 10,000 generated requests in-process and 600 through the real plugin process, plus
+# malformed Dify streams (`make test` runs the same targets with small budgets).
+FUZZ_EXAMPLES ?= 10000
+FUZZ_PLUGIN_EXAMPLES ?= 600
+fuzz: $(STAMP)
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_PLUGIN_EXAMPLES=$(FUZZ_PLUGIN_EXAMPLES) \
+	  $(PY) -m pytest tests/fuzz tests/faults/test_event_fuzz.py --timeout=1800
+
+# 100 concurrent streaming clients, 2,000 requests, one plugin process; fails on any error, cross-talk or RSS growth.
+load: $(STAMP)
+	$(PY) -m bench.load
+
+# Performance figures, printed and saved under bench-results/. BENCH_PLUGIN_DIR=<folder> measures another endpoint
+# plugin (same routes and settings) side by side.
+bench: $(STAMP)
+	$(PY) -m bench $(if $(BENCH_PLUGIN_DIR),--plugin-dir "$(BENCH_PLUGIN_DIR)")
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit
@@ -47,5 +67,5 @@ check-package: $(STAMP)
 	$(PY) -m tools.package --check
 
 clean:
-	rm -rf dist .pytest_cache .hypothesis
+	rm -rf dist .pytest_cache .hypothesis bench-results
 	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +

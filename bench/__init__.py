@@ -1,0 +1,1 @@
+"""Benchmark (`python -m bench`, `make bench`) and load test (`python -m bench.load`, `make load`) drivers."""

@@ -1,0 +1,82 @@
+"""The pure translation core's speed, in-process: Dify events in, `chat.completion.chunk` frames out.
+
+Two figures: the translation alone (AnswerPipeline + ChatStreamWriter), and the whole in-process request path
+(`app.handle` with a scripted Dify, the EventPump helper thread and the response generator), without any SDK.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Any
+
+from openai_bridge.answer_pipeline import AnswerPipeline
+from openai_bridge.app import handle
+from openai_bridge.app_form import AppFormCache
+from openai_bridge.app_run import Timing
+from openai_bridge.chat_stream import ChatStreamWriter
+from openai_bridge.http import IncomingRequest
+from openai_bridge.settings import parse_settings
+
+from .common import ENVELOPE, message_events
+
+SETTINGS = {"api_key": "k", "app_id": "app", "memory_mode": "last_user_message"}
+
+
+class ScriptedDify:
+    endpoint_id = "ep"
+
+    def __init__(self, events: list[dict[str, Any]]) -> None:
+        self.events = events
+
+    def invoke_app(self, app_id: str, query: str, inputs: object, conversation_id: str | None):
+        return iter(self.events)
+
+    def fetch_app_parameters(self, app_id: str) -> dict[str, Any]:
+        return {"data": {}}
+
+    def upload_file(self, filename: str, content: bytes, mimetype: str) -> str:
+        return "f"
+
+    def storage_get(self, key: str) -> bytes | None:
+        return None
+
+    def storage_set(self, key: str, value: bytes) -> None:
+        pass
+
+
+def translate(events: list[dict[str, Any]]) -> int:
+    pipeline = AnswerPipeline(parse_settings(SETTINGS), [])
+    writer = ChatStreamWriter("chatcmpl-x", 1, "dify-app", False, ENVELOPE["conversation_id"])
+    size = len(writer.start())
+    for event in events:
+        for part in pipeline.feed(event):
+            size += len(writer.write(part))
+    return size
+
+
+def request_path(events: list[dict[str, Any]]) -> int:
+    body = b'{"model": "dify-app", "stream": true, "messages": [{"role": "user", "content": "hi"}]}'
+    request = IncomingRequest("POST", "/v1/chat/completions", {"authorization": "Bearer k"}, body, len(body))
+    response = handle(request, SETTINGS, ScriptedDify(events), AppFormCache(), Timing())
+    return sum(len(chunk) for chunk in response.body)
+
+
+def best_rate(run, events: list[dict[str, Any]], trials: int) -> float:
+    durations = []
+    for _ in range(trials):
+        started = time.perf_counter()
+        run(events)
+        durations.append(time.perf_counter() - started)
+    return len(events) / statistics.median(durations)
+
+
+def core_events_per_second(count: int = 100_000, trials: int = 5) -> dict[str, float]:
+    events = message_events(count)
+    return {"pipeline_events_per_s": best_rate(translate, events, trials),
+            "handle_events_per_s": best_rate(request_path, events, trials)}
+
+
+if __name__ == "__main__":
+    for name, value in core_events_per_second().items():
+        print(f"{name}: {value:,.0f}")
