@@ -26,23 +26,16 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from typing import Protocol
 
 from .protocol import ChatMessage
 from .transcript import content_text
-from .upstream import BoundedStorage
+from .upstream import BoundedStorage, KeyValueStorage
 
 logger = logging.getLogger(__name__)
 
 BUCKETS = 128
 PER_BUCKET = 16  # -> at most 2,048 threads and 2,048 heads per endpoint, about 0.6 MB of storage
 _THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL)
-
-
-class KeyValueStorage(Protocol):
-    def storage_get(self, key: str) -> bytes | None: ...
-
-    def storage_set(self, key: str, value: bytes) -> None: ...
 
 
 def history_digest(caller: str, messages: list[ChatMessage]) -> str:

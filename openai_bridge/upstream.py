@@ -87,6 +87,8 @@ class EventPump:
 
 
 class KeyValueStorage(Protocol):
+    """The part of the DifyPort that plugin storage needs (conversation memory uses it through BoundedStorage)."""
+
     def storage_get(self, key: str) -> bytes | None: ...
 
     def storage_set(self, key: str, value: bytes) -> None: ...
