@@ -29,12 +29,12 @@ def chat_completions(request: IncomingRequest, settings: EndpointSettings, dify:
 
 def _whole(run: AppRun, model: str) -> HttpResponse:
     builder = ChatResponseBuilder()
-    error = delivery.collect(run, builder)
-    completion_id, created, conversation_id = run.identity(ID_PREFIX)
-    if error is not None:
-        return HttpResponse.error(error.with_headers(**conversation_header(conversation_id)))
-    completion = builder.build(completion_id, created, model, conversation_id)
-    return HttpResponse.json(completion.to_dict(), headers=conversation_header(conversation_id))
+
+    def render() -> dict:
+        completion_id, created, conversation_id = run.identity(ID_PREFIX)
+        return builder.build(completion_id, created, model, conversation_id).to_dict()
+
+    return delivery.whole(run, builder, render)
 
 
 def _stream(run: AppRun, model: str, include_usage: bool, timing: Timing) -> HttpResponse:

@@ -33,12 +33,12 @@ def completions(request: IncomingRequest, settings: EndpointSettings, dify: Dify
         writer = CompletionStreamWriter(completion_id, created, chat.model, include_usage)
         return delivery.stream(run, writer, timing, conversation_header(conversation_id))
     collector = AnswerCollector()
-    error = delivery.collect(run, collector)
-    completion_id, created, conversation_id = run.identity(ID_PREFIX)
-    if error is not None:
-        return HttpResponse.error(error.with_headers(**conversation_header(conversation_id)))
-    completion = TextCompletion(
-        id=completion_id, created=created, model=chat.model,
-        choices=[CompletionChoice(text=collector.text, finish_reason=collector.finish_reason)],
-        usage=Usage.model_validate(collector.usage, from_attributes=True))
-    return HttpResponse.json(completion.model_dump(), headers=conversation_header(conversation_id))
+
+    def render() -> dict:
+        completion_id, created, _ = run.identity(ID_PREFIX)
+        return TextCompletion(
+            id=completion_id, created=created, model=chat.model,
+            choices=[CompletionChoice(text=collector.text, finish_reason=collector.finish_reason)],
+            usage=Usage.model_validate(collector.usage, from_attributes=True)).model_dump()
+
+    return delivery.whole(run, collector, render)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Protocol
 
 from .answer import AnswerPart, Finish
-from .app_run import AppRun, Timing
+from .app_run import AppRun, Timing, conversation_header
 from .errors import OpenAIError
 from .http import HttpResponse
 from .sse import KEEPALIVE as KEEPALIVE_FRAME
@@ -45,6 +45,16 @@ def collect(run: AppRun, sink: AnswerSink, remember: Callable[[], None] | None =
         return sink.error
     (remember or run.remember)()
     return None
+
+
+def whole(run: AppRun, sink: AnswerSink, render: Callable[[], dict],
+          remember: Callable[[], None] | None = None) -> HttpResponse:
+    """The run collected into `sink`, answered as `render()` JSON or as its error, with the conversation header."""
+    error = collect(run, sink, remember)
+    headers = conversation_header(run.pipeline.envelope.conversation_id)
+    if error is not None:
+        return HttpResponse.error(error.with_headers(**headers))
+    return HttpResponse.json(render(), headers=headers)
 
 
 def stream(run: AppRun, writer: StreamWriter, timing: Timing, headers: Mapping[str, str],

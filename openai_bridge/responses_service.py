@@ -43,11 +43,7 @@ def create_response(request: IncomingRequest, settings: EndpointSettings, dify: 
         writer = ResponsesStreamWriter(ResponseBuilder(response_id, created, echo))
         return delivery.stream(run, writer, timing, conversation_header(conversation_id), remember)
     builder = ResponseBuilder(response_id, created, echo, retract=True)
-    error = delivery.collect(run, builder, remember)
-    headers = conversation_header(run.pipeline.envelope.conversation_id)
-    if error is not None:
-        return HttpResponse.error(error.with_headers(**headers))
-    return HttpResponse.json(builder.response().model_dump(), headers=headers)
+    return delivery.whole(run, builder, lambda: builder.response().model_dump(), remember)
 
 
 def retrieve_response(response_id: str) -> HttpResponse:
