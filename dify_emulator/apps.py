@@ -133,7 +133,7 @@ class AppEmulator:
     def fetch_app(self, request: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Dify wraps the app's parameters in `data`."""
         app = self._find(request.get("app_id"), "fetch app failed: ")
-        return [{"data": copy.deepcopy(app.parameters)}]
+        return [copy.deepcopy(app.parameters)]
 
     def invoke(self, request: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         app_id = request.get("app_id")

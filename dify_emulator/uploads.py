@@ -35,13 +35,17 @@ class UploadStore:
         # token -> the upload_file request it was signed for; a token is good for one upload.
         self._tickets: dict[str, dict[str, Any]] = {}
         self.files: list[dict[str, Any]] = []
+        # Dify builds the signed URL from INTERNAL_FILES_URL or FILES_URL; "" plays a Dify where both are unset
+        # (the default of its docker .env), whose URL has no host. None: the emulator's own address.
+        self.files_url: str | None = None
 
     def sign(self, request: dict[str, Any]) -> list[dict[str, Any]]:
         """The backwards `upload_file` invocation: a one-time upload URL."""
         token = secrets.token_urlsafe(16)
         with self._lock:
             self._tickets[token] = request
-        return [{"url": f"{self._base_url()}{UPLOAD_PATH}{token}"}]
+        base = self._base_url() if self.files_url is None else self.files_url
+        return [{"url": f"{base}{UPLOAD_PATH}{token}"}]
 
     def receive(self, token: str, content_type: str, body: bytes) -> tuple[int, dict[str, Any]]:
         """The plugin's POST to a signed URL: (HTTP status, JSON body)."""

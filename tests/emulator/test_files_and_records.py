@@ -9,12 +9,13 @@ from dify_emulator import Emulator
 from .conftest import HTTP_TIMEOUT, PROBE_DIR, call_app, storage_ops
 
 
-def test_fetch_app_wraps_parameters_with_defaults(emu):
+def test_fetch_app_gives_the_parameters_themselves_with_defaults(emu):
+    # The daemon strips both of Dify's `data` wrappers (recorded: fetch_app.<app>.json, golden README).
     form = [{"paragraph": {"variable": "text", "label": "Text", "required": True}}]
     emu.load_scenario({"app": {"parameters": {"user_input_form": form, "opening_statement": "Hi"}}})
     result = requests.get(emu.base_url + "/fetch_app", timeout=HTTP_TIMEOUT).json()
     assert result["ok"] is True
-    parameters = result["result"]["data"]
+    parameters = result["result"]
     assert parameters["user_input_form"] == form
     assert parameters["opening_statement"] == "Hi"
     assert parameters["file_upload"]["enabled"] is False
