@@ -31,6 +31,7 @@ class SessionDify:
     def __init__(self, session: Session) -> None:
         self._session = session
         self.endpoint_id = session.endpoint_id or ""
+        self._absent: set[str] = set()  # storage keys this request found missing
 
     def invoke_app(self, app_id: str, query: str, inputs: Mapping[str, Any],
                    conversation_id: str | None) -> Iterator[dict[str, Any]]:
@@ -40,25 +41,36 @@ class SessionDify:
                                              response_mode="streaming", conversation_id=conversation_id or None)
 
     def fetch_app_parameters(self, app_id: str) -> Mapping[str, Any]:
+        # The daemon strips Dify's two `data` wrappers: this is the parameters object itself.
         return self._session.app.fetch_app(app_id)
 
     def upload_file(self, filename: str, content: bytes, mimetype: str) -> str:
         return self._session.file.upload(filename, content, mimetype).id
 
     def storage_get(self, key: str) -> bytes | None:
-        # The SDK raises a plain Exception for a missing key, like for any other failure: both mean "no value".
-        if not self._session.storage.exist(key):
+        try:
+            value = self._session.storage.get(key)
+        except Exception:
+            # The daemon answers a missing key and a failing store with the same error: only then ask which it was,
+            # so reading a key that exists (every warm conversation) costs one round trip.
+            if self._session.storage.exist(key):
+                raise
+            self._absent.add(key)
             return None
-        return self._session.storage.get(key)
+        self._absent.discard(key)
+        return value
 
     def storage_set(self, key: str, value: bytes) -> None:
-        # A daemon build was seen whose storage keeps the first value of an existing key and drops later ones;
-        # deleting first makes an overwrite real on every daemon (deleting a missing key may raise: harmless).
-        try:
-            self._session.storage.delete(key)
-        except Exception:  # noqa: BLE001
-            pass
+        # Daemons before 0.5.7 add the full size of every write to the plugin's storage quota, also when it replaces
+        # a value, so overwrites would fill the quota; deleting first keeps the count right on every daemon. A key
+        # this request saw missing needs no delete.
+        if key not in self._absent:
+            try:
+                self._session.storage.delete(key)
+            except Exception:  # noqa: BLE001 - the set below reports a storage that really fails
+                pass
         self._session.storage.set(key, value)
+        self._absent.discard(key)
 
 
 def serve(session: Session, request: Request, settings: Mapping[str, Any]) -> Response:

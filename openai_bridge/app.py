@@ -19,7 +19,7 @@ from .chat_service import chat_completions
 from .completions_service import completions
 from .cors import cors_headers, preflight
 from .dify_port import DifyPort
-from .errors import OpenAIError, internal_error
+from .errors import OpenAIError, endpoint_not_configured, internal_error
 from .http import HttpResponse, IncomingRequest
 from .models_service import list_models, retrieve_model
 from .responses_service import create_response, retrieve_response
@@ -72,8 +72,7 @@ def _serve(route: Route, request: IncomingRequest, settings: EndpointSettings, d
     if route.name == "retrieve_response":
         return retrieve_response(route.params["id"])
     if not settings.app_id:
-        raise OpenAIError(503, "This endpoint has no Dify app selected. Ask the Dify admin to pick one.",
-                          "server_error", None, "endpoint_not_configured")
+        raise endpoint_not_configured("it has no Dify app selected")
     if route.name == "chat_completions":
         return chat_completions(request, settings, dify, forms, timing)
     if route.name == "create_response":

@@ -26,6 +26,9 @@ class AppForm:
     variables: tuple[InputVariable, ...] = ()
     file_upload: Mapping[str, Any] = field(default_factory=dict)
     known: bool = True  # False when Dify could not tell us: then nothing is assumed about the form
+    # Chat-type apps (chatbot, agent, chatflow) carry an opening statement, "" when unset; text generators and
+    # workflows have none (None). The parameters never name the app's mode, so this is the only hint of it.
+    conversational: bool | None = None
 
     def has(self, name: str) -> bool:
         return any(v.name == name for v in self.variables)
@@ -42,10 +45,9 @@ def _int(value: object, default: int) -> int:
 
 
 def parse_app_form(parameters: Mapping[str, Any]) -> AppForm:
-    # fetch_app answers {"data": {...parameters...}}; accept the bare parameters too.
-    data = parameters.get("data") if isinstance(parameters.get("data"), Mapping) else parameters
+    """The form in `fetch_app`'s answer: the app's parameters themselves (the daemon strips Dify's wrappers)."""
     variables: list[InputVariable] = []
-    for entry in data.get("user_input_form") or []:
+    for entry in parameters.get("user_input_form") or []:
         if not isinstance(entry, Mapping) or len(entry) != 1:
             continue
         kind, spec = next(iter(entry.items()))
@@ -56,8 +58,9 @@ def parse_app_form(parameters: Mapping[str, Any]) -> AppForm:
                 tuple(str(m) for m in spec.get("allowed_file_upload_methods") or ()),
                 _int(spec.get("max_length"), 5) if kind == "file-list" else 1,
             ))
-    file_upload = data.get("file_upload") if isinstance(data.get("file_upload"), Mapping) else {}
-    return AppForm(tuple(variables), file_upload)
+    file_upload = parameters.get("file_upload") if isinstance(parameters.get("file_upload"), Mapping) else {}
+    conversational = isinstance(parameters["opening_statement"], str) if "opening_statement" in parameters else None
+    return AppForm(tuple(variables), file_upload, conversational=conversational)
 
 
 class AppFormCache:

@@ -12,23 +12,29 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 import uuid
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from . import dify_errors
 from .answer import AnswerPart, Failure
 from .answer_pipeline import AnswerPipeline
-from .app_form import AppFormCache
+from .app_form import AppForm, AppFormCache
 from .attachments import check_fits, extract_attachments, file_variable, to_file_inputs
-from .conversation_memory import ConversationMemory, history_digest
-from .dify_call import UUID_PATTERN, DifyCall, plan_chat_call, validate_conversation_id
+from .conversation_memory import ConversationMemory, ResponseRecord, Thread, thread_of
+from .dify_call import UUID_PATTERN, Continuation, DifyCall, Source, plan_chat_call, validate_conversation_id
+from .dify_errors import DifyFailure, FailureContext
 from .dify_port import DifyPort
+from .errors import OpenAIError
 from .http import HttpResponse, IncomingRequest
 from .protocol import ChatCompletionRequest, ChatMessage
-from .settings import EndpointSettings
+from .settings import EndpointSettings, MemoryMode
+from .transcript import last_user_index
 from .upstream import KEEPALIVE, EventPump
+
+logger = logging.getLogger(__name__)
 
 CONVERSATION_HEADER = "X-Dify-Conversation-Id"
 # At most this many waiting events are translated into one batch.
@@ -61,12 +67,15 @@ def caller_identity(request: IncomingRequest, chat: ChatCompletionRequest) -> st
     return f"{key}|{user}|{request.header('X-OpenWebUI-User-Id')}"
 
 
-def requested_conversation(request: IncomingRequest, chat: ChatCompletionRequest) -> str | None:
+def requested_conversation(request: IncomingRequest, chat: ChatCompletionRequest) -> Continuation | None:
     """A Dify conversation the caller names explicitly (body `conversation_id` or the header), validated."""
     if chat.conversation_id:
-        return validate_conversation_id(chat.conversation_id, "conversation_id")
+        return Continuation(validate_conversation_id(chat.conversation_id, "conversation_id"), Source.CLIENT,
+                            "conversation_id")
     header = request.header(CONVERSATION_HEADER)
-    return validate_conversation_id(header, CONVERSATION_HEADER) if header else None
+    if not header:
+        return None
+    return Continuation(validate_conversation_id(header, CONVERSATION_HEADER), Source.CLIENT, CONVERSATION_HEADER)
 
 
 def conversation_header(conversation_id: str) -> dict[str, str]:
@@ -84,8 +93,13 @@ class AppRun:
     pipeline: AnswerPipeline
     first_parts: list[AnswerPart]
     memory: ConversationMemory
-    caller: str
-    thread: list[ChatMessage] | None  # the history to remember the answer under, if memory applies
+    # The thread to remember the answer under (the messages up to the new user message), and the history it
+    # continued, which the answer consumes; None when this request keeps no thread memory.
+    thread: list[ChatMessage] | None = None
+    continued: Thread | None = None
+    caller: str = ""
+    context: FailureContext = field(default_factory=FailureContext)
+    started_at: float = field(default_factory=time.monotonic)
 
     def identity(self, prefix: str) -> tuple[str, int, str]:
         """Response id (from Dify's message or run id), creation time and Dify conversation id."""
@@ -125,7 +139,9 @@ class AppRun:
         except StopIteration:
             return self.pipeline.close(), True
         except Exception as exc:  # noqa: BLE001 - a broken stream is an upstream failure
-            return [Failure(dify_errors.from_exception(exc, app_ran=True))], True
+            context = FailureContext(True, self.context.conversation_id, elapsed=time.monotonic() - self.started_at,
+                                     conversational=self.context.conversational)
+            return [Failure(dify_errors.from_exception(exc, context))], True
         if event is KEEPALIVE:
             return KEEPALIVE, False
         return self.pipeline.feed(event), False
@@ -135,40 +151,96 @@ class AppRun:
         conversation_id = self.pipeline.envelope.conversation_id
         if self.thread is None or not conversation_id:
             return
-        answered = [*self.thread, ChatMessage(role="assistant", content=self.pipeline.answer)]
-        self.memory.remember(history_digest(self.caller, answered), conversation_id)
+        after = thread_of(self.caller, [*self.thread, ChatMessage(role="assistant", content=self.pipeline.answer)])
+        if after is not None:
+            self.memory.advance(self.continued, after, conversation_id)
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    """Dify refused the call before its first event."""
+
+    failure: DifyFailure | None  # None when the refusal came as an event (an `error` first)
+    error: OpenAIError
 
 
 def start_app_run(request: IncomingRequest, chat: ChatCompletionRequest, settings: EndpointSettings,
-                  dify: DifyPort, forms: AppFormCache, timing: Timing,
-                  conversation_id: str | None = None) -> AppRun | HttpResponse:
-    """Plan the Dify call for `chat` and start it; an HttpResponse when it cannot start."""
+                  dify: DifyPort, forms: AppFormCache, timing: Timing, named: Continuation | None = None, *,
+                  earlier_turns: Sequence[str] = (), keep_thread: bool = True) -> AppRun | HttpResponse:
+    """Plan the Dify call for `chat` and start it; an HttpResponse when it cannot start.
+
+    `named`: the conversation the request itself continues (a client id or a previous response's); otherwise thread
+    memory looks one up. `keep_thread`: whether this API keeps thread memory at all.
+    """
     form = forms.get(settings.app_id, dify.fetch_app_parameters)
     attachments = extract_attachments(chat)
     variable = file_variable(form, settings.file_variable)
     check_fits(attachments, form, variable, settings.file_variable)
-    memory = ConversationMemory(dify, dify.endpoint_id)
+    memory = ConversationMemory(dify, dify.endpoint_id, settings.app_id)
     caller = caller_identity(request, chat)
     file_inputs = {}
     if attachments and variable is not None:
         try:
             file_inputs = to_file_inputs(attachments, variable, dify.upload_file)
-        except Exception as exc:  # noqa: BLE001 - Dify refusing the upload is an upstream failure
-            return HttpResponse.error(dify_errors.from_exception(exc))
-    call = plan_chat_call(chat, settings, form, explicit_conversation=conversation_id,
-                          find_conversation=lambda history: memory.find(history_digest(caller, history)),
-                          must_start_new=bool(attachments), extra_inputs=file_inputs)
-    stops = [chat.stop] if isinstance(chat.stop, str) else list(chat.stop or [])
-    pipeline = AnswerPipeline(settings, stops)
-    started = _first_event(dify, call, pipeline, timing)
-    if isinstance(started, HttpResponse):
-        return started
+        except Exception as exc:  # noqa: BLE001 - Dify refusing the upload is Dify's failure, or its settings'
+            return HttpResponse.error(dify_errors.upload_failed(exc, attachments[0].param))
+
+    thread: list[ChatMessage] | None = None
+    continued: Thread | None = None
+    continuation = named
+    if keep_thread and named is None and settings.memory_mode is MemoryMode.CONVERSATION:
+        last = last_user_index(chat.messages)
+        thread = chat.messages[: last + 1]
+        continued = thread_of(caller, chat.messages[:last])
+        found = memory.find(continued) if continued is not None else None
+        continuation = Continuation(found, Source.MEMORY) if found else None
+
+    def attempt(continuation: Continuation | None,
+                earlier: Sequence[str]) -> tuple[AnswerPipeline, FailureContext, tuple[EventPump, list[AnswerPart]]
+                                                 | _Refusal]:
+        call = plan_chat_call(chat, settings, form, continuation=continuation, earlier_turns=earlier,
+                              extra_inputs=file_inputs)
+        pipeline = AnswerPipeline(settings, [chat.stop] if isinstance(chat.stop, str) else list(chat.stop or []))
+        context = _context_of(continuation, form)
+        return pipeline, context, _first_event(dify, call, pipeline, timing, context)
+
+    pipeline, context, started = attempt(continuation, earlier_turns)
+    if isinstance(started, _Refusal) and _dify_forgot(continuation, started):
+        assert continuation is not None
+        logger.info("Dify no longer knows conversation %s (%s); continuing in a new, seeded one",
+                    continuation.conversation_id, continuation.source)
+        earlier = _forget(memory, continuation) or earlier_turns
+        pipeline, context, started = attempt(None, earlier)
+    if isinstance(started, _Refusal):
+        return HttpResponse.error(started.error)
     pump, first_parts = started
-    return AppRun(pump, pipeline, first_parts, memory, caller, call.thread)
+    return AppRun(pump, pipeline, first_parts, memory, thread, continued, caller, context)
 
 
-def _first_event(dify: DifyPort, call: DifyCall, pipeline: AnswerPipeline,
-                 timing: Timing) -> tuple[EventPump, list[AnswerPart]] | HttpResponse:
+def _context_of(continuation: Continuation | None, form: AppForm) -> FailureContext:
+    return FailureContext(
+        conversation_id=continuation.conversation_id if continuation else None,
+        conversation_param=continuation.param if continuation else None,
+        conversational=form.conversational)
+
+
+def _dify_forgot(continuation: Continuation | None, refusal: _Refusal) -> bool:
+    """Dify refused a conversation the plugin itself remembered: the thread goes on in a new one."""
+    return (continuation is not None and continuation.source is not Source.CLIENT and refusal.failure is not None
+            and dify_errors.is_unknown_conversation(refusal.failure))
+
+
+def _forget(memory: ConversationMemory, continuation: Continuation) -> list[str]:
+    """Forget a conversation Dify refused; the dialogue to seed its successor with, when the request lacks it."""
+    if continuation.source is not Source.RESPONSE:
+        return []  # a chat thread's request carries its whole history; the consumed entry is replaced later
+    record = memory.find_response(continuation.response_id)
+    memory.forget_response_conversation(continuation.response_id)
+    return memory.chain_history(record) if isinstance(record, ResponseRecord) else []
+
+
+def _first_event(dify: DifyPort, call: DifyCall, pipeline: AnswerPipeline, timing: Timing,
+                 context: FailureContext) -> tuple[EventPump, list[AnswerPart]] | _Refusal:
     pump = EventPump(lambda: dify.invoke_app(call.app_id, call.query, call.inputs, call.conversation_id))
     try:
         first = pump.next(timing.first_event_wait)
@@ -176,12 +248,13 @@ def _first_event(dify: DifyPort, call: DifyCall, pipeline: AnswerPipeline,
         return pump, pipeline.close()
     except Exception as exc:  # noqa: BLE001 - any refusal from Dify becomes an OpenAI error
         pump.close()
-        return HttpResponse.error(dify_errors.from_exception(exc))
+        failure = dify_errors.parse_exception_text(str(exc))
+        return _Refusal(failure, dify_errors.classify(failure, context))
     if first is KEEPALIVE:
         return pump, []
     parts = pipeline.feed(first)
-    failure = next((p for p in parts if isinstance(p, Failure)), None)
-    if failure is not None:
+    failed = next((p for p in parts if isinstance(p, Failure)), None)
+    if failed is not None:
         pump.close()
-        return HttpResponse.error(failure.error)
+        return _Refusal(None, failed.error)
     return pump, parts

@@ -3,7 +3,8 @@
 Dify apps receive files only through `file` / `file-list` input variables (a plugin cannot set the query's own
 attachments). `https` URLs travel as `remote_url` mappings that Dify fetches; `data:` URLs and inline audio are
 decoded here, checked against what their bytes really are, and uploaded as tool files (which Dify accepts in any
-file variable regardless of its upload-method restrictions).
+file variable regardless of its upload-method restrictions). A file is refused here only where Dify would refuse it
+too, or where the app's declared file types say its nodes cannot use it.
 """
 
 from __future__ import annotations
@@ -167,7 +168,10 @@ def check_fits(attachments: list[Attachment], form: AppForm, variable: InputVari
             raise invalid_request(
                 f"The app's input '{variable.name}' accepts {', '.join(variable.allowed_types)} files, not "
                 f"{attachment.kind} ({attachment.param}).", attachment.param, "unsupported_file")
-        if attachment.url and variable.allowed_methods and "remote_url" not in variable.allowed_methods:
+        # Dify checks an image's transfer method only against an image config, which input variables do not
+        # have, and lets tool files (the uploads) through whatever the method list says; other URLs it checks.
+        if attachment.url and attachment.kind != "image" and variable.allowed_methods and \
+                "remote_url" not in variable.allowed_methods:
             raise invalid_request(
                 f"The app's input '{variable.name}' does not accept file URLs; send {attachment.param} inline as "
                 "a data URL instead.", attachment.param, "unsupported_file")

@@ -24,7 +24,9 @@ ID_PREFIX = "cmpl-"
 def completions(request: IncomingRequest, settings: EndpointSettings, dify: DifyPort, forms: AppFormCache,
                 timing: Timing) -> HttpResponse:
     chat = to_chat(parse_completion_request(request.body, request.declared_length))
-    run = start_app_run(request, chat, settings, dify, forms, timing, requested_conversation(request, chat))
+    # Each prompt stands alone: remembering prompts as threads would only push chat threads out of the memory.
+    run = start_app_run(request, chat, settings, dify, forms, timing, requested_conversation(request, chat),
+                        keep_thread=False)
     if isinstance(run, HttpResponse):
         return run
     if chat.stream:

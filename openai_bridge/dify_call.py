@@ -6,13 +6,17 @@ Memory modes decide what the app hears of the client's history:
 - `conversation`: one Dify conversation per thread; only the new turn is sent, and Dify's own memory does the rest.
   A thread whose history the plugin does not recognise (edited, regenerated, started elsewhere) starts a new Dify
   conversation seeded with the flattened history, so no context is lost.
+Dify validates and uses `inputs` on every turn, files included, so a turn with new files or changed inputs stays
+in its conversation. Which conversation a request continues is found before planning (`Continuation`); planning
+itself reads nothing.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from .app_form import AppForm
@@ -32,8 +36,22 @@ class DifyCall:
     query: str
     inputs: dict[str, Any] = field(default_factory=dict)
     conversation_id: str | None = None
-    # The history up to the new user message, when the reply should be remembered for the next turn.
-    thread: list[ChatMessage] | None = None
+
+
+class Source(StrEnum):
+    """How the plugin knows which conversation a request continues, which decides what an unknown one means."""
+
+    CLIENT = "client"  # the caller named it: Dify not knowing it is the caller's error
+    MEMORY = "memory"  # the plugin's thread memory found it: a forgotten one is re-seeded
+    RESPONSE = "response"  # a previous_response_id's conversation: likewise
+
+
+@dataclass(frozen=True)
+class Continuation:
+    conversation_id: str
+    source: Source
+    param: str | None = None  # where a client named it (`conversation_id`, the header)
+    response_id: str = ""  # the previous response whose conversation this is
 
 
 def validate_conversation_id(value: str, param: str) -> str:
@@ -49,10 +67,14 @@ def with_system_prompt(query: str, system: str) -> str:
     return f"[System instructions]\n{system}\n\n[User message]\n{query}" if system else query
 
 
-def seeded_query(history: list[ChatMessage], message_text: str, system: str) -> str:
-    dialogue = transcript([m for m in history if m.role not in {"system", "developer"}])
+def seeded_query(dialogue: str, message_text: str, system: str) -> str:
     framed = f"[Conversation so far]\n{dialogue}\n\n[New message]\n{message_text}"
     return f"[System instructions]\n{system}\n\n{framed}" if system else framed
+
+
+def _dialogue(earlier_turns: Sequence[str], history: list[ChatMessage]) -> str:
+    said = [m for m in history if m.role not in {"system", "developer"}]
+    return "\n\n".join([*earlier_turns, transcript(said)] if said else earlier_turns)
 
 
 # Dify input values are strings, numbers and file mappings. The SDK serialises the call with pydantic, which gives up
@@ -102,10 +124,10 @@ def check_required_inputs(form: AppForm, inputs: dict[str, Any]) -> None:
 
 
 def plan_chat_call(request: ChatCompletionRequest, settings: EndpointSettings, form: AppForm, *,
-                   explicit_conversation: str | None = None,
-                   find_conversation: Callable[[list[ChatMessage]], str | None] | None = None,
-                   must_start_new: bool = False, extra_inputs: dict[str, Any] | None = None) -> DifyCall:
-    """`must_start_new`: the turn carries something Dify only accepts when a conversation starts (files)."""
+                   continuation: Continuation | None = None, earlier_turns: Sequence[str] = (),
+                   extra_inputs: dict[str, Any] | None = None) -> DifyCall:
+    """`earlier_turns`: the dialogue before this request, when the request does not carry it (a Responses chain
+    re-seeded from what the plugin stored), as transcript text."""
     messages = request.messages
     last = last_user_index(messages)
     history, new_message = messages[:last], messages[last]
@@ -116,23 +138,16 @@ def plan_chat_call(request: ChatCompletionRequest, settings: EndpointSettings, f
     if not message_text.strip():
         raise invalid_request("The last user message is empty; send some text.", f"messages[{last}].content")
 
-    conversation_id: str | None = None
-    remembers = explicit_conversation is not None or settings.memory_mode is MemoryMode.CONVERSATION
-    if settings.memory_mode is MemoryMode.ALL_MESSAGES and explicit_conversation is None:
-        kept = [m for m in messages if not (system_in_inputs and m.role in {"system", "developer"})]
-        query = transcript(kept)
-    elif explicit_conversation is not None:
-        conversation_id = explicit_conversation
+    dialogue = _dialogue(earlier_turns, history)
+    if continuation is not None:
         query = with_system_prompt(message_text, query_system)
-    elif settings.memory_mode is MemoryMode.CONVERSATION and any(
-            m.role not in {"system", "developer"} for m in history):
-        found = find_conversation(history) if find_conversation and not must_start_new else None
-        conversation_id = found
-        query = (with_system_prompt(message_text, query_system) if found
-                 else seeded_query(history, message_text, query_system))
+    elif settings.memory_mode is MemoryMode.ALL_MESSAGES and not earlier_turns:
+        query = transcript([m for m in messages if not (system_in_inputs and m.role in {"system", "developer"})])
+    elif dialogue and (earlier_turns or settings.memory_mode is MemoryMode.CONVERSATION):
+        query = seeded_query(dialogue, message_text, query_system)
     else:
         query = with_system_prompt(message_text, query_system)
 
     inputs = {**build_inputs(request, settings, form, query, system), **(extra_inputs or {})}
     check_required_inputs(form, inputs)
-    return DifyCall(settings.app_id, query, inputs, conversation_id, messages[: last + 1] if remembers else None)
+    return DifyCall(settings.app_id, query, inputs, continuation.conversation_id if continuation else None)

@@ -136,7 +136,10 @@ class DifyEventTranslator:
                 return []
             if answer.startswith(streamed):
                 answer = answer[len(streamed):]
-        return self._content(answer)
+        # A blocking answer is one `message` with the whole text and its usage (recorded: *_blocking).
+        metadata = event.get("metadata")
+        usage = self._usage(metadata.get("usage")) if isinstance(metadata, dict) else []
+        return [*self._content(answer), *usage]
 
     def on_agent_message(self, event: dict[str, Any]) -> list[AnswerPart]:
         answer = event.get("answer")
@@ -169,7 +172,11 @@ class DifyEventTranslator:
         return [*parts, Finish("stop")]
 
     def on_agent_thought(self, event: dict[str, Any]) -> list[AnswerPart]:
-        # The thought text itself is also streamed as agent_message, so only the tool round trip is shown here.
+        """A tool round trip, with the thought that led to it, as reasoning.
+
+        Dify re-sends a thought with the same id as it fills in (the tool, then its observation), so each piece is
+        shown once. A thought that calls no tool is the answer itself, already streamed as agent_message.
+        """
         if not self.options.show_agent_steps:
             return []
         step = self._steps.setdefault(str(event.get("id") or event.get("position") or len(self._steps)),
@@ -178,6 +185,9 @@ class DifyEventTranslator:
         tool = event.get("tool")
         if isinstance(tool, str) and tool and not step.tool_shown:
             step.tool_shown = True
+            thought = event.get("thought")
+            if isinstance(thought, str) and thought.strip():
+                parts.append(Reasoning(f"{thought.strip()}\n", True))
             tool_input = _compact(event.get("tool_input"))
             parts.append(Reasoning(f"Calling tool {tool}" + (f" with {tool_input}" if tool_input else "") + "\n", True))
         observation = _compact(event.get("observation"))
@@ -220,9 +230,8 @@ class DifyEventTranslator:
     def on_error(self, event: dict[str, Any]) -> list[AnswerPart]:
         return [Failure(dify_errors.from_error_event(event))]
 
-    def on_human_input_required(self, event: dict[str, Any]) -> list[AnswerPart]:
-        return [Failure(dify_errors.workflow_failed(
-            "the app paused to ask a human for input, which an OpenAI client cannot provide"))]
+    def on_human_input(self, event: dict[str, Any]) -> list[AnswerPart]:
+        return [Failure(dify_errors.human_input_required(event))]
 
 
 def select_output(outputs: object, variable: str = "") -> str:
@@ -267,6 +276,7 @@ _HANDLERS: dict[str, Callable[[DifyEventTranslator, dict[str, Any]], list[Answer
     "text_chunk": DifyEventTranslator.on_text_chunk,
     "workflow_finished": DifyEventTranslator.on_workflow_finished,
     "error": DifyEventTranslator.on_error,
-    "human_input_required": DifyEventTranslator.on_human_input_required,
-    "workflow_paused": DifyEventTranslator.on_human_input_required,
+    # Human Input nodes (human-in-the-loop): the run waits for a person; the request must end, not hang.
+    "human_input_required": DifyEventTranslator.on_human_input,
+    "workflow_paused": DifyEventTranslator.on_human_input,
 }

@@ -6,8 +6,13 @@ four envelope fields clients read (message, type, param, code) and any headers t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
+
+# Sent wherever a retry would only fail again or run the Dify app a second time for nothing (the OpenAI SDKs
+# honour it; clients that do not are covered in the README's client recipes).
+NO_RETRY = {"x-should-retry": "false"}
 
 
 @dataclass(frozen=True)
@@ -18,6 +23,12 @@ class OpenAIError(Exception):
     param: str | None = None
     code: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    # Whether the same request may succeed if sent again (rate limits, a Dify that was briefly away). Clients are
+    # told the others are final, so they do not run the app again for nothing.
+    retryable: bool = False
+
+    def response_headers(self) -> dict[str, str]:
+        return dict(self.headers) if self.retryable else {**self.headers, **NO_RETRY}
 
     def envelope(self) -> dict:
         # All four keys always present: the Node SDK v4 loses the message when one is missing.
@@ -27,7 +38,7 @@ class OpenAIError(Exception):
         return json.dumps(self.envelope(), ensure_ascii=False).encode()
 
     def with_headers(self, **headers: str) -> OpenAIError:
-        return OpenAIError(self.status, self.message, self.type, self.param, self.code, {**self.headers, **headers})
+        return dataclasses.replace(self, headers={**self.headers, **headers})
 
 
 def invalid_request(message: str, param: str | None = None, code: str | None = "invalid_value") -> OpenAIError:
@@ -49,9 +60,9 @@ def invalid_api_key() -> OpenAIError:
 
 
 def endpoint_not_configured(what: str) -> OpenAIError:
-    # An endpoint without a key (or app) must refuse everything rather than run the app for anyone.
+    # Final until an admin acts, so no Retry-After: clients would only come back to the same answer.
     return OpenAIError(503, f"This endpoint is not configured: {what}. Ask the Dify admin to set it.",
-                       "server_error", None, "endpoint_not_configured", {"Retry-After": "60"})
+                       "server_error", None, "endpoint_not_configured")
 
 
 def route_not_found(method: str, path: str) -> OpenAIError:

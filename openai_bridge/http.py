@@ -37,4 +37,4 @@ class HttpResponse:
 
     @classmethod
     def error(cls, error: OpenAIError) -> HttpResponse:
-        return cls(error.status, {"Content-Type": "application/json", **error.headers}, error.body())
+        return cls(error.status, {"Content-Type": "application/json", **error.response_headers()}, error.body())

@@ -53,6 +53,11 @@ class ResponsesCall:
     # For each chat message, where its content was in the request ("input[2].content", "instructions").
     sources: tuple[str, ...]
 
+    @property
+    def said(self) -> list[ChatMessage]:
+        """The request's own dialogue: its messages but the system prompt (`instructions`, system items)."""
+        return [m for m in self.chat.messages if m.role not in {"system", "developer"}]
+
     def in_request_terms(self, error: OpenAIError) -> OpenAIError:
         def restate(match: re.Match[str]) -> str:
             return self.sources[int(match.group(1))] + (match.group(2) or "")

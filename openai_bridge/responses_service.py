@@ -2,25 +2,32 @@
 
 A request is restated as a chat completion request and run like one, so memory modes, system prompts, inputs,
 files and error mapping are the chat ones. `previous_response_id` names the Dify conversation to continue: each
-finished response's id is remembered next to the conversation memory (unless the request says `store: false`).
-Responses themselves are not stored; Dify's logs keep the conversation.
+finished response's id is remembered next to the conversation memory (unless the request says `store: false`),
+with its conversation and its turn's text (capped), so that a chain whose Dify conversation is gone goes on in a
+new one seeded with its recent turns. Responses themselves are not stored; Dify's logs keep the conversation.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from . import delivery
 from .app_form import AppFormCache
 from .app_run import CONVERSATION_HEADER, AppRun, Timing, conversation_header, requested_conversation, start_app_run
-from .conversation_memory import ConversationMemory
+from .conversation_memory import ConversationMemory, Lookup, ResponseRecord
+from .dify_call import Continuation, Source
 from .dify_port import DifyPort
 from .errors import OpenAIError, invalid_request
 from .http import HttpResponse, IncomingRequest
+from .protocol import ChatMessage
 from .responses_output import ResponseBuilder, ResponseEcho
 from .responses_request import ResponsesCall, parse_responses_request
 from .responses_stream import ResponsesStreamWriter
 from .settings import EndpointSettings
+from .transcript import transcript
+
+logger = logging.getLogger(__name__)
 
 ID_PREFIX = "resp_"
 
@@ -28,17 +35,17 @@ ID_PREFIX = "resp_"
 def create_response(request: IncomingRequest, settings: EndpointSettings, dify: DifyPort, forms: AppFormCache,
                     timing: Timing) -> HttpResponse:
     call = parse_responses_request(request.body, request.declared_length)
-    memory = ConversationMemory(dify, dify.endpoint_id)
-    continued = _continued_conversation(request, call, memory)
+    named, earlier = _continued_conversation(request, call, ConversationMemory(dify, dify.endpoint_id,
+                                                                               settings.app_id))
     try:
-        run = start_app_run(request, call.chat, settings, dify, forms, timing, continued)
+        run = start_app_run(request, call.chat, settings, dify, forms, timing, named, earlier_turns=earlier)
     except OpenAIError as error:
         raise call.in_request_terms(error) from None
     if isinstance(run, HttpResponse):
         return run
     response_id, created, conversation_id = run.identity(ID_PREFIX)
     echo = ResponseEcho.of(call.request)
-    remember = _remembering(run, response_id, echo.store)
+    remember = _remembering(run, call, response_id, echo.store)
     if call.request.stream:
         writer = ResponsesStreamWriter(ResponseBuilder(response_id, created, echo))
         return delivery.stream(run, writer, timing, conversation_header(conversation_id), remember)
@@ -56,28 +63,37 @@ def retrieve_response(response_id: str) -> HttpResponse:
 
 
 def _continued_conversation(request: IncomingRequest, call: ResponsesCall,
-                            memory: ConversationMemory) -> str | None:
+                            memory: ConversationMemory) -> tuple[Continuation | None, list[str]]:
+    """The conversation the request continues, and the stored dialogue to seed a new one with instead."""
     explicit = requested_conversation(request, call.chat)
     previous = call.request.previous_response_id
     if not previous:
-        return explicit
+        return explicit, []
     if explicit is not None:
         raise invalid_request(f"Send either 'previous_response_id' or a conversation id ('conversation_id' or "
                               f"the {CONVERSATION_HEADER} header), not both.", "previous_response_id")
-    conversation_id = memory.find_response(previous)
-    if conversation_id is None:
+    found = memory.find_response(previous)
+    if found is Lookup.UNAVAILABLE:
+        logger.warning("previous_response_id %.80s: plugin storage is unavailable; answering without its history",
+                       previous)
+        return None, []
+    if found is Lookup.MISSING:
         raise invalid_request(
             f"Previous response with id '{previous[:80]}' not found. This endpoint remembers the ids of its latest "
             "responses from chat-type apps (not workflow apps, not those made with 'store': false); send the "
             "whole conversation in 'input' instead.", "previous_response_id", "previous_response_not_found")
-    return conversation_id
+    if not found.conversation_id:  # Dify lost the chain's conversation earlier: seed a new one right away
+        return None, memory.chain_history(found)
+    return Continuation(found.conversation_id, Source.RESPONSE, response_id=previous), []
 
 
-def _remembering(run: AppRun, response_id: str, store: bool) -> Callable[[], None]:
+def _remembering(run: AppRun, call: ResponsesCall, response_id: str, store: bool) -> Callable[[], None]:
     def remember() -> None:
         run.remember()
         conversation_id = run.pipeline.envelope.conversation_id
         if store and conversation_id:
-            run.memory.remember_response(response_id, conversation_id)
+            turn = transcript([*call.said, ChatMessage(role="assistant", content=run.pipeline.answer)])
+            run.memory.remember_response(response_id, ResponseRecord(
+                conversation_id, call.request.previous_response_id or "", turn))
 
     return remember

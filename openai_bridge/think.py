@@ -30,10 +30,14 @@ class ThinkSplitter:
             at = self._buffer.find(marker)
             if at < 0:
                 keep = partial_marker_length(self._buffer, (marker,))
+                if self._thinking:
+                    # Newlines before </think> are the block's layout, not reasoning: held until text follows.
+                    keep = len(self._buffer) - len(self._buffer[: len(self._buffer) - keep].rstrip("\r\n"))
                 ready, self._buffer = self._buffer[: len(self._buffer) - keep], self._buffer[len(self._buffer) - keep:]
                 self._emit(ready, parts)
                 break
-            self._emit(self._buffer[:at], parts)
+            before = self._buffer[:at]
+            self._emit(before.rstrip("\r\n") if self._thinking else before, parts)
             self._buffer = self._buffer[at + len(marker):]
             self._thinking = not self._thinking
             self._at_block_start = True

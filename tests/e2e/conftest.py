@@ -18,6 +18,12 @@ from dify_emulator import Emulator
 
 ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "sk-e2e-test-key"
+RECORDINGS = ROOT / "tests" / "golden" / "recordings"
+
+
+def recording(name: str) -> str:
+    """A file recorded from a real Dify 1.14.1 (tests/golden/recordings), as text."""
+    return (RECORDINGS / name).read_text().strip()
 
 
 def scenario(mode: str = "chat", replies: list[dict[str, Any]] | None = None, parameters: dict | None = None,

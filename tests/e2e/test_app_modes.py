@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import openai
 import pytest
 
-from .conftest import scenario
+from .conftest import recording, scenario
 
 MODES = ["chat", "agent-chat", "advanced-chat", "workflow"]
 WORKFLOW_FORM = {"user_input_form": [{"paragraph": {"variable": "query", "label": "Query", "required": True}}]}
@@ -158,13 +160,20 @@ def test_assistant_files_become_links(emu, client):
 
 
 def test_text_generator_failure_is_explained(emu, client):
-    failure = ("invoke app failed: request failed with status code: 500 and respond with: "
-               '{"code": "unknown", "message": "\'query\'", "status": 500}')
-    emu.load_scenario(scenario(mode="completion", replies=[{"fail": failure}]))
-    with pytest.raises(openai.InternalServerError) as info:
-        client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
-    assert info.value.body["code"] == "app_mode_unsupported"
-    assert info.value.response.headers["x-should-retry"] == "false"
+    # What a real Dify 1.14.1 answers for a text-generator app on the plugin path (e_completion_chat.http500.json):
+    # the body says only "Internal Server Error"; the app's form (no opening statement) tells the rest.
+    body = recording("e_completion_chat.http500.json")
+    failure = f"invoke app failed: request failed with status code: 500 and respond with: {body}"
+    parameters = json.loads(recording("fetch_app.e_completion.json"))["data"]["data"]
+    emu.load_scenario(scenario(mode="completion", replies=[{"fail": failure}], parameters=parameters))
+    for create in (lambda: client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}]),
+                   lambda: client.responses.create(model="m", input="x"),
+                   lambda: client.completions.create(model="m", prompt="x")):
+        with pytest.raises(openai.InternalServerError) as info:
+            create()
+        assert info.value.body["code"] == "app_mode_unsupported"
+        assert "text generator" in info.value.body["message"] and "chatflow" in info.value.body["message"]
+        assert info.value.response.headers["x-should-retry"] == "false"
 
 
 def test_completion_app_that_does_answer(emu, client):

@@ -281,7 +281,7 @@ def test_client_gone_mid_stream_frees_the_session(emu):
     assert emu.timeline.first(session, "end") - gone < 1.0
     # What the plugin wrote after the cancellation (nobody read it): an error frame and [DONE], nothing else.
     written = b"".join(d for k, t, d in emu.timeline.events(session) if k == "chunk" and t > gone).decode()
-    assert written.endswith("data: [DONE]\n\n") and CANCELED_MESSAGE in written
+    assert written.endswith("data: [DONE]\n\n") and "cancelled because the client went away" in written
     assert "dropped" not in kinds(emu, session)  # no storage call after the client left: the turn was not kept
     # The next requests are fine, on the same plugin process.
     emu.load_scenario(scenario())
@@ -331,7 +331,8 @@ def test_failing_storage_degrades_memory_to_stateless_with_a_log_line(emu):
     assert not app_calls[-1].get("conversation_id")
     assert "my name is Ada" in app_calls[-1]["query"] and "what is my name?" in app_calls[-1]["query"]
     logs = emu.tap.text()
-    assert "conversation memory: storage read failed" in logs and "storage write failed" in logs
+    # Nothing is written over a record that could not be read: that would drop every other thread in it.
+    assert "conversation memory: storage read failed" in logs and "this turn is not remembered" in logs
 
     emu.fail_storage = False  # storage back: memory works again
     third_history = [{"role": "user", "content": "again"}, {"role": "assistant", "content": "again"},

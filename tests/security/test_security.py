@@ -327,6 +327,29 @@ def test_8_callers_with_different_user_fields_never_share_a_conversation(emu):
     assert first != same
 
 
+def test_8_memory_records_hold_text_only_for_stored_responses_and_stay_with_their_app(emu):
+    emu.load_scenario(scenario(api_key=KEY, memory_mode="conversation"))
+    emu.records.clear()
+    emu.storage.clear()
+    secret = "the launch code is 0000"
+    call(emu, "POST", "/v1/chat/completions", json={"model": "m", "messages": [{"role": "user", "content": secret}]})
+    call(emu, "POST", "/v1/responses", json={"model": "m", "input": f"{secret} (unstored)", "store": False})
+    stored = b"".join(emu.storage[k] for k in emu.storage)
+    assert stored and secret.encode() not in stored  # digests and ids only
+    call(emu, "POST", "/v1/responses", json={"model": "m", "input": secret})
+    kept = {k: emu.storage[k] for k in emu.storage if "/responses/" in k}
+    assert len(kept) == 1 and secret.encode() in next(iter(kept.values()))  # a stored response keeps its turn
+    assert all(len(json.loads(v)) <= 16 for v in emu.storage.values())
+    # The same thread sent to the endpoint once it serves another app starts over there.
+    emu.load_scenario({"settings": emu.settings, "app": {"mode": "chat"}, "apps": {"another-app": {"mode": "chat"}}})
+    emu.set_settings(app_id="another-app")
+    history = [{"role": "user", "content": secret}, {"role": "assistant", "content": secret},
+               {"role": "user", "content": "more"}]
+    call(emu, "POST", "/v1/chat/completions", json={"model": "m", "messages": history})
+    last = [r["request"] for r in emu.records if r["type"] == "app"][-1]
+    assert last["app_id"] == "another-app" and not last.get("conversation_id")
+
+
 # ---------------------------------------------------------------- 9. what the SDK refuses before the plugin runs
 
 

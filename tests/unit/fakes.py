@@ -24,17 +24,19 @@ class FakeDify:
     storage: dict[str, bytes] = field(default_factory=dict)
     uploads: list[tuple[str, bytes, str]] = field(default_factory=list)
     storage_fails: bool = False
+    # Conversations Dify refuses as unknown (deleted in its logs, or another run user's), as a real Dify 1.14 does.
+    forgotten: set[str] = field(default_factory=set)
 
     def invoke_app(self, app_id: str, query: str, inputs: Mapping[str, Any],
                    conversation_id: str | None) -> Iterator[dict[str, Any]]:
         self.calls.append({"app_id": app_id, "query": query, "inputs": dict(inputs),
                            "conversation_id": conversation_id})
-        return self._stream()
+        return self._stream(UNKNOWN_CONVERSATION if conversation_id in self.forgotten else self.fail)
 
-    def _stream(self) -> Iterator[dict[str, Any]]:
+    def _stream(self, fail: str | None) -> Iterator[dict[str, Any]]:
         try:
-            if self.fail:
-                raise Exception(self.fail)
+            if fail:
+                raise Exception(fail)
             for event in self.events:
                 if self.delay:
                     time.sleep(self.delay)
@@ -45,7 +47,7 @@ class FakeDify:
             self.closed = True
 
     def fetch_app_parameters(self, app_id: str) -> Mapping[str, Any]:
-        return {"data": self.parameters}
+        return self.parameters
 
     def upload_file(self, filename: str, content: bytes, mimetype: str) -> str:
         self.uploads.append((filename, content, mimetype))
@@ -62,11 +64,17 @@ class FakeDify:
         self.storage[key] = value
 
 
-def chat_events(*deltas: str, usage: tuple[int, int] = (3, 5)) -> list[dict[str, Any]]:
-    env = {"conversation_id": "c0ffee00-0000-4000-8000-000000000001", "message_id": "m-1", "created_at": 1700000000,
-           "task_id": "t-1"}
-    events: list[dict[str, Any]] = [{"event": "message", "id": "m-1", "answer": d, **env} for d in deltas]
-    events.append({"event": "message_end", "id": "m-1", **env, "metadata": {"usage": {
+# What the SDK raises when Dify 1.14 does not know the call's conversation (recorded: an empty 400).
+UNKNOWN_CONVERSATION = ("invoke app failed: request failed with status code: 400 and respond with: "
+                        '{"code":"invalid_param","message":"","status":400}')
+
+
+def chat_events(*deltas: str, usage: tuple[int, int] = (3, 5),
+                conversation_id: str = "c0ffee00-0000-4000-8000-000000000001",
+                message_id: str = "m-1") -> list[dict[str, Any]]:
+    env = {"conversation_id": conversation_id, "message_id": message_id, "created_at": 1700000000, "task_id": "t-1"}
+    events: list[dict[str, Any]] = [{"event": "message", "id": message_id, "answer": d, **env} for d in deltas]
+    events.append({"event": "message_end", "id": message_id, **env, "metadata": {"usage": {
         "prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage),
         "total_price": "0.001"}}, "files": []})
     return events

@@ -14,7 +14,7 @@ from openai_bridge import upstream
 from openai_bridge.app import handle
 from openai_bridge.app_form import AppFormCache
 from openai_bridge.app_run import conversation_header
-from openai_bridge.conversation_memory import ConversationMemory
+from openai_bridge.conversation_memory import ConversationMemory, Thread
 from openai_bridge.dify_call import validate_conversation_id
 from openai_bridge.errors import OpenAIError
 from openai_bridge.request_body import parse_json_object
@@ -110,11 +110,11 @@ def test_storage_calls_the_daemon_never_answers_are_given_up_quickly(monkeypatch
     # The SDK waits 250 s per unanswered call: remembering a turn after the client left held the session ~25 min.
     monkeypatch.setattr(upstream, "STORAGE_TIMEOUT", 0.2)
     silent = _SilentStorage()
-    memory = ConversationMemory(silent, "ep")
+    memory = ConversationMemory(silent, "ep", "app")
     started = time.monotonic()
     try:
-        assert memory.find("digest") is None
-        memory.remember("digest", CONVERSATION)  # degrades with a log line, never raises
+        assert memory.find(Thread(0, "digest")) is None
+        memory.advance(None, Thread(0, "digest"), CONVERSATION)  # degrades with a log line, never raises
     finally:
         silent.release.set()
     assert time.monotonic() - started < 2
@@ -142,17 +142,16 @@ def test_concurrent_turns_do_not_lose_each_others_thread(monkeypatch):
             time.sleep(0.005)  # the round trip to the daemon
             return super().storage_get(key)
 
-    monkeypatch.setattr(conversation_memory, "BUCKETS", 2)
     monkeypatch.setattr(conversation_memory, "PER_BUCKET", 100)
     storage = SlowStorage()
-    threads = [threading.Thread(target=lambda i=i: ConversationMemory(storage, "ep").remember(
-        f"digest-{i}", f"conversation-{i}")) for i in range(20)]
+    threads = [threading.Thread(target=lambda i=i: ConversationMemory(storage, "ep", "app").advance(
+        None, Thread(i % 2, f"digest-{i}"), f"conversation-{i}")) for i in range(20)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    memory = ConversationMemory(storage, "ep")
-    assert [memory.find(f"digest-{i}") for i in range(20)] == [f"conversation-{i}" for i in range(20)]
+    memory = ConversationMemory(storage, "ep", "app")
+    assert [memory.find(Thread(i % 2, f"digest-{i}")) for i in range(20)] == [f"conversation-{i}" for i in range(20)]
 
 
 def test_a_thread_is_found_while_its_bucket_is_being_rewritten(monkeypatch):
@@ -165,18 +164,17 @@ def test_a_thread_is_found_while_its_bucket_is_being_rewritten(monkeypatch):
             time.sleep(0.005)
             self.storage[key] = value
 
-    monkeypatch.setattr(conversation_memory, "BUCKETS", 1)
     monkeypatch.setattr(conversation_memory, "PER_BUCKET", 100)
     storage = DeleteThenSet()
-    ConversationMemory(storage, "ep").remember("old", "conversation-old")
+    ConversationMemory(storage, "ep", "app").advance(None, Thread(0, "old"), "conversation-old")
     misses: list[object] = []
 
     def write(i: int) -> None:
-        ConversationMemory(storage, "ep").remember(f"new-{i}", f"conversation-{i}")
+        ConversationMemory(storage, "ep", "app").advance(None, Thread(0, f"new-{i}"), f"conversation-{i}")
 
     def read() -> None:
         for _ in range(10):
-            found = ConversationMemory(storage, "ep").find("old")
+            found = ConversationMemory(storage, "ep", "app").find(Thread(0, "old"))
             if found != "conversation-old":
                 misses.append(found)
 

@@ -111,7 +111,7 @@ def test_pdf_file_part_and_audio():
     (form(files_var("p", allowed_file_types=["document"])),
      {"type": "image_url", "image_url": {"url": data_url("image/png", PNG)}}, "unsupported_file"),
     (form(files_var("p", allowed_file_upload_methods=["local_file"])),
-     {"type": "image_url", "image_url": {"url": "https://x.test/a.png"}}, "unsupported_file"),
+     {"type": "image_url", "image_url": {"url": "https://x.test/a.pdf"}}, "unsupported_file"),
     (form(files_var("p")), {"type": "file", "file": {"file_id": "file-abc"}}, "unsupported_value"),
 ])
 def test_file_rejections_name_the_part(parameters, part, code):
@@ -129,13 +129,40 @@ def test_too_many_files_for_single_variable():
     assert response.status == 400 and body["error"]["code"] == "too_many_files"
 
 
-def test_files_mid_thread_start_a_new_seeded_conversation():
+def test_files_mid_thread_stay_in_the_conversation():
+    # Dify validates and uses inputs on every turn, files included (recorded: direct_file_input_on_continued_...).
     dify = FakeDify(parameters=form(files_var("p")))
     conv = {**SETTINGS, "memory_mode": "conversation"}
     ask(dify, [{"role": "user", "content": "one"}], settings=conv)
-    dify.events = chat_events("ok")
     ask(dify, [{"role": "user", "content": "one"}, {"role": "assistant", "content": "ok"},
                {"role": "user", "content": [{"type": "text", "text": "look"},
                                             {"type": "image_url", "image_url": {"url": "https://x.test/a.png"}}]}],
         settings=conv)
-    assert dify.calls[1]["conversation_id"] is None and "[Conversation so far]" in dify.calls[1]["query"]
+    second = dify.calls[1]
+    assert second["conversation_id"] == "c0ffee00-0000-4000-8000-000000000001" and second["query"] == "look"
+    assert second["inputs"]["p"] == [{"type": "image", "transfer_method": "remote_url", "url": "https://x.test/a.png"}]
+
+
+def test_changed_inputs_reach_the_app_mid_thread():
+    dify = FakeDify(parameters=form(text_var("tag")))
+    conv = {**SETTINGS, "memory_mode": "conversation"}
+    ask(dify, [{"role": "user", "content": "one"}], settings=conv, inputs={"tag": "A"})
+    ask(dify, [{"role": "user", "content": "one"}, {"role": "assistant", "content": "ok"},
+               {"role": "user", "content": "two"}], settings=conv, inputs={"tag": "B"})
+    assert dify.calls[1]["conversation_id"] is not None and dify.calls[1]["inputs"]["tag"] == "B"
+
+
+def test_image_urls_are_not_method_checked_as_dify_does_not():
+    # Dify checks an image's transfer method only against an image config, which input variables lack; the
+    # recorded c_sysprompt_file form lists methods, and a narrower list must not refuse an image URL either.
+    local_only = files_var("pic", kind="file", allowed_file_types=["image", "document"],
+                           allowed_file_upload_methods=["local_file"])
+    dify = FakeDify(parameters=form(local_only))
+    image = {"type": "image_url", "image_url": {"url": "https://x.test/cat.png"}}
+    response, _ = ask(dify, [{"role": "user", "content": [{"type": "text", "text": "x"}, image]}])
+    assert response.status == 200
+    assert dify.calls[0]["inputs"]["pic"] == {"type": "image", "transfer_method": "remote_url",
+                                              "url": "https://x.test/cat.png"}
+    document = {"type": "image_url", "image_url": {"url": "https://x.test/report.pdf"}}
+    response, body = ask(dify, [{"role": "user", "content": [{"type": "text", "text": "x"}, document]}])
+    assert response.status == 400 and body["error"]["code"] == "unsupported_file"

@@ -5,7 +5,7 @@ import json
 from openai_bridge.app import handle
 from openai_bridge.app_form import AppFormCache
 from openai_bridge.app_run import Timing
-from openai_bridge.conversation_memory import BUCKETS, PER_BUCKET, ConversationMemory, history_digest
+from openai_bridge.conversation_memory import BUCKETS, PER_BUCKET, ConversationMemory, Thread, thread_of
 from openai_bridge.protocol import ChatMessage
 
 from .fakes import SETTINGS, FakeDify, chat_events, post
@@ -105,14 +105,15 @@ def test_failing_storage_degrades_to_stateless():
 
 def test_storage_is_bounded_and_prefixed():
     storage = FakeDify()
-    memory = ConversationMemory(storage, "ep-9", clock=iter(range(10**6)).__next__)
-    for i in range(BUCKETS * PER_BUCKET * 2):
-        memory.remember(f"digest-{i}", f"conv-{i}")
+    memory = ConversationMemory(storage, "ep-9", "app-1", clock=iter(range(10**6)).__next__)
+    threads = [Thread(i % BUCKETS, f"digest-{i}") for i in range(BUCKETS * PER_BUCKET * 2)]
+    for i, thread in enumerate(threads):
+        memory.advance(None, thread, f"conv-{i}")
     assert all(k.startswith("ep-9/") for k in storage.storage)
-    assert len(storage.storage) <= 2 * BUCKETS
+    assert len(storage.storage) <= BUCKETS
     assert all(len(json.loads(v)) <= PER_BUCKET for v in storage.storage.values())
-    assert memory.find(f"digest-{BUCKETS * PER_BUCKET * 2 - 1}") == f"conv-{BUCKETS * PER_BUCKET * 2 - 1}"
-    assert memory.find("digest-0") is None
+    assert memory.find(threads[-1]) == f"conv-{len(threads) - 1}"
+    assert memory.find(threads[0]) is None
 
 
 def test_digest_ignores_system_messages_and_think_blocks():
@@ -120,8 +121,17 @@ def test_digest_ignores_system_messages_and_think_blocks():
          ChatMessage(role="assistant", content="<think>x</think>hello")]
     b = [ChatMessage(role="system", content="v2"), ChatMessage(role="user", content="hi"),
          ChatMessage(role="assistant", content="hello")]
-    assert history_digest("c", a) == history_digest("c", b)
-    assert history_digest("c", a) != history_digest("d", a)
+    assert thread_of("c", a) == thread_of("c", b)
+    assert thread_of("c", a) != thread_of("d", a)
+    assert thread_of("c", a[:1]) is None  # only a system prompt: nothing to continue
+
+
+def test_every_turn_of_a_thread_shares_one_record():
+    turn1 = [ChatMessage(role="user", content="hi")]
+    turn2 = [*turn1, ChatMessage(role="assistant", content="hello"), ChatMessage(role="user", content="more")]
+    first, second = thread_of("c", turn1), thread_of("c", turn2)
+    assert first is not None and second is not None
+    assert first.bucket == second.bucket and first.digest != second.digest
 
 
 def test_all_messages_and_last_user_message_modes():

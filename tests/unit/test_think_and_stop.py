@@ -19,11 +19,17 @@ def split(chunks, mode=ReasoningMode.SPLIT):
 
 @pytest.mark.parametrize("cut", range(1, len(ANSWER)))
 def test_tags_split_anywhere(cut):
-    assert split([ANSWER[:cut], ANSWER[cut:]]) == ("The answer is 42.", "weighing options\n")
+    assert split([ANSWER[:cut], ANSWER[cut:]]) == ("The answer is 42.", "weighing options")
 
 
 def test_one_char_at_a_time():
-    assert split(list(ANSWER)) == ("The answer is 42.", "weighing options\n")
+    assert split(list(ANSWER)) == ("The answer is 42.", "weighing options")
+
+
+def test_newlines_inside_reasoning_stay_and_the_blocks_layout_goes():
+    # As models send it (recorded: g_chat_think_stream): "<think>\n", "some reasoning", "\n</think>", ...
+    assert split(["<think>\n", "line one\n", "\n", "line two", "\n</think>", "\n\nok"]) == \
+        ("ok", "line one\n\nline two")
 
 
 def test_modes():
