@@ -9,15 +9,19 @@ from pathlib import Path
 
 import pytest
 
+from tests.components import require
+
 from .conftest import API_KEY, scenario
 
 NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 VERSIONS = ["openai-v4", "openai-v7"]
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("node") is None or not (NODE_DIR / "node_modules").is_dir(),
-    reason="needs node and `npm ci --prefix tests/node` (the Makefile does it when npm is present)",
-)
+
+
+@pytest.fixture(autouse=True)
+def node_sdks() -> None:
+    require(shutil.which("node") is not None and (NODE_DIR / "node_modules").is_dir(),
+            "Node.js with the SDKs of `npm ci --prefix tests/node` (the Makefile runs it when npm is present)")
 
 
 def run_node(package, base_url, key, what):
