@@ -30,10 +30,13 @@ test: $(STAMP) node-deps lint
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
+	$(PY) -m mypy --strict openai_bridge
 
 # The official OpenAI Node SDKs (v4 and v7) for tests/e2e/test_node_sdk.py, pinned by tests/node/package-lock.json.
 node-deps:
-	@if ! command -v npm >/dev/null 2>&1; then echo "npm not found: the Node SDK checks will be skipped" >&2; \
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  if [ "$(CI)" = "true" ]; then echo "error: npm not found, and CI must run the Node SDK checks" >&2; exit 1; fi; \
+	  echo "npm not found: the Node SDK checks will be skipped" >&2; \
 	elif [ ! tests/node/node_modules/.package-lock.json -nt tests/node/package-lock.json ]; then \
 	  npm ci --silent --no-audit --no-fund --prefix tests/node; fi
 

@@ -26,7 +26,11 @@ def _rechunk(parts: list[AnswerPart]) -> list[AnswerPart]:
 
 
 class AnswerPipeline:
-    def __init__(self, settings: EndpointSettings, stop: list[str] | None = None) -> None:
+    """`streaming`: the answer goes out as it comes, so what was sent cannot be taken back (see `_moderated`)."""
+
+    def __init__(self, settings: EndpointSettings, stop: list[str] | None = None, streaming: bool = False) -> None:
+        self._streaming = streaming
+        self._replaced = False
         self._translator = DifyEventTranslator(TranslatorOptions(settings.show_agent_steps, settings.output_variable))
         self._think = ThinkSplitter(settings.reasoning_mode)
         self._drop_reasoning = settings.reasoning_mode is ReasoningMode.DROP
@@ -66,17 +70,20 @@ class AnswerPipeline:
         out: list[AnswerPart] = []
         for part in parts:
             if isinstance(part, Text):
-                self._cut(self._think.feed(part.text), out)
+                if not self._replaced:
+                    self._cut(self._think.feed(part.text), out)
             elif isinstance(part, Reasoning):
                 # Agent steps are governed by their own setting; only the model's reasoning obeys "drop".
                 if part.from_agent_steps or not self._drop_reasoning:
                     out.append(part)
+            elif isinstance(part, Replace):
+                out.append(self._moderate(part))
             elif isinstance(part, Finish | Failure):
                 self._cut(self._think.flush(), out)
                 tail = self._stop.flush() if not self._stop.stopped else ""
                 if tail:
                     out.append(Text(tail))
-                out.append(part)
+                out.append(Finish("content_filter") if self._replaced and isinstance(part, Finish) else part)
                 self.finished = True
             else:
                 out.append(part)
@@ -86,6 +93,16 @@ class AnswerPipeline:
             if self.finished:
                 break
         return out
+
+    def _moderate(self, replace: Replace) -> AnswerPart:
+        """Dify's output moderation replaced the answer: a whole answer takes the replacement instead; a stream
+        has shown the text already, so the replacement follows it. Either way the replacement is final."""
+        self._replaced = True
+        self._think.flush()
+        self._stop.flush()
+        if not self._streaming:
+            return replace
+        return Text(f"\n\n{replace.text}" if self._answer else replace.text)
 
     def _cut(self, parts: list[AnswerPart], out: list[AnswerPart]) -> None:
         for part in parts:

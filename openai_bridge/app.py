@@ -35,15 +35,16 @@ _TIMING = Timing.from_env(os.environ)
 def handle(request: IncomingRequest, raw_settings: Mapping[str, Any], dify: DifyPort,
            forms: AppFormCache = _FORMS, timing: Timing = _TIMING) -> HttpResponse:
     request_id = f"req_{uuid.uuid4().hex}"
+    settings = parse_settings(raw_settings)
     try:
-        settings = parse_settings(raw_settings)
         response = _dispatch(request, settings, dify, forms, timing)
-        response.headers |= cors_headers(request, settings.cors_allow_origins)
     except OpenAIError as error:
         response = HttpResponse.error(error)
     except Exception:
         logger.exception("unexpected failure in %s %s (%s)", request.method, request.path, request_id)
         response = HttpResponse.error(internal_error())
+    # Every answer, errors included: a browser app can only read why its request failed with these.
+    response.headers |= cors_headers(request, settings.cors_allow_origins)
     response.headers["x-request-id"] = request_id
     if request.method == "HEAD":
         response.body = b""

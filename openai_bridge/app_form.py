@@ -58,7 +58,8 @@ def parse_app_form(parameters: Mapping[str, Any]) -> AppForm:
                 tuple(str(m) for m in spec.get("allowed_file_upload_methods") or ()),
                 _int(spec.get("max_length"), 5) if kind == "file-list" else 1,
             ))
-    file_upload = parameters.get("file_upload") if isinstance(parameters.get("file_upload"), Mapping) else {}
+    declared = parameters.get("file_upload")
+    file_upload: Mapping[str, Any] = declared if isinstance(declared, Mapping) else {}
     conversational = isinstance(parameters["opening_statement"], str) if "opening_statement" in parameters else None
     return AppForm(tuple(variables), file_upload, conversational=conversational)
 

@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import dify_errors
 from .answer import AnswerPart, Failure
@@ -32,7 +33,7 @@ from .http import HttpResponse, IncomingRequest
 from .protocol import ChatCompletionRequest, ChatMessage
 from .settings import EndpointSettings, MemoryMode
 from .transcript import last_user_index
-from .upstream import KEEPALIVE, EventPump
+from .upstream import KEEPALIVE, DirectEvents, EventPump, EventSource
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def conversation_header(conversation_id: str) -> dict[str, str]:
 class AppRun:
     """A started Dify run: its first parts are translated, the rest is read on demand."""
 
-    pump: EventPump
+    pump: EventSource
     pipeline: AnswerPipeline
     first_parts: list[AnswerPart]
     memory: ConversationMemory
@@ -100,11 +101,14 @@ class AppRun:
     caller: str = ""
     context: FailureContext = field(default_factory=FailureContext)
     started_at: float = field(default_factory=time.monotonic)
+    # Whether Dify's first event is in; a run handed over before it (a slow start) begins its stream silently.
+    heard: bool = True
+    _unnamed: str = field(default_factory=lambda: uuid.uuid4().hex)  # the id of a run Dify never named
 
     def identity(self, prefix: str) -> tuple[str, int, str]:
         """Response id (from Dify's message or run id), creation time and Dify conversation id."""
         env = self.pipeline.envelope
-        run_id = env.message_id or env.workflow_run_id or uuid.uuid4().hex
+        run_id = env.message_id or env.workflow_run_id or self._unnamed
         return f"{prefix}{run_id}", env.created_at or int(time.time()), env.conversation_id
 
     def batches(self, keepalive_after: float | None) -> Iterator[list[AnswerPart] | object]:
@@ -114,7 +118,7 @@ class AppRun:
         stdio line instead of one per event); nothing ever waits for more events.
         """
         try:
-            yield self.first_parts
+            yield self.first_parts if self.heard else KEEPALIVE
             ended = False
             while not ended and not self.pipeline.finished:
                 parts, ended = self._next(keepalive_after)
@@ -137,6 +141,7 @@ class AppRun:
         try:
             event = self.pump.next(timeout)
         except StopIteration:
+            self.heard = True
             return self.pipeline.close(), True
         except Exception as exc:  # noqa: BLE001 - a broken stream is an upstream failure
             context = FailureContext(True, self.context.conversation_id, elapsed=time.monotonic() - self.started_at,
@@ -144,6 +149,7 @@ class AppRun:
             return [Failure(dify_errors.from_exception(exc, context))], True
         if event is KEEPALIVE:
             return KEEPALIVE, False
+        self.heard = True
         return self.pipeline.feed(event), False
 
     def remember(self) -> None:
@@ -195,14 +201,14 @@ def start_app_run(request: IncomingRequest, chat: ChatCompletionRequest, setting
         found = memory.find(continued) if continued is not None else None
         continuation = Continuation(found, Source.MEMORY) if found else None
 
-    def attempt(continuation: Continuation | None,
-                earlier: Sequence[str]) -> tuple[AnswerPipeline, FailureContext, tuple[EventPump, list[AnswerPart]]
-                                                 | _Refusal]:
+    def attempt(continuation: Continuation | None, earlier: Sequence[str]) -> tuple[
+            AnswerPipeline, FailureContext, tuple[EventSource, list[AnswerPart] | None] | _Refusal]:
         call = plan_chat_call(chat, settings, form, continuation=continuation, earlier_turns=earlier,
                               extra_inputs=file_inputs)
-        pipeline = AnswerPipeline(settings, [chat.stop] if isinstance(chat.stop, str) else list(chat.stop or []))
+        pipeline = AnswerPipeline(settings, [chat.stop] if isinstance(chat.stop, str) else list(chat.stop or []),
+                                  streaming=bool(chat.stream))
         context = _context_of(continuation, form)
-        return pipeline, context, _first_event(dify, call, pipeline, timing, context)
+        return pipeline, context, _first_event(dify, call, pipeline, timing, context, bool(chat.stream))
 
     pipeline, context, started = attempt(continuation, earlier_turns)
     if isinstance(started, _Refusal) and _dify_forgot(continuation, started):
@@ -214,7 +220,8 @@ def start_app_run(request: IncomingRequest, chat: ChatCompletionRequest, setting
     if isinstance(started, _Refusal):
         return HttpResponse.error(started.error)
     pump, first_parts = started
-    return AppRun(pump, pipeline, first_parts, memory, thread, continued, caller, context)
+    return AppRun(pump, pipeline, first_parts or [], memory, thread, continued, caller, context,
+                  heard=first_parts is not None)
 
 
 def _context_of(continuation: Continuation | None, form: AppForm) -> FailureContext:
@@ -240,8 +247,13 @@ def _forget(memory: ConversationMemory, continuation: Continuation) -> list[str]
 
 
 def _first_event(dify: DifyPort, call: DifyCall, pipeline: AnswerPipeline, timing: Timing,
-                 context: FailureContext) -> tuple[EventPump, list[AnswerPart]] | _Refusal:
-    pump = EventPump(lambda: dify.invoke_app(call.app_id, call.query, call.inputs, call.conversation_id))
+                 context: FailureContext, streaming: bool) -> tuple[EventSource, list[AnswerPart] | None] | _Refusal:
+    """The running call and the parts of its first event (None when Dify said nothing in time), or its refusal."""
+    def invoke() -> Iterator[dict[str, Any]]:
+        return dify.invoke_app(call.app_id, call.query, call.inputs, call.conversation_id)
+
+    # A stream reads Dify on a helper thread, so it can send keep-alives and begin before a slow first event.
+    pump: EventSource = EventPump(invoke) if streaming else DirectEvents(invoke)
     try:
         first = pump.next(timing.first_event_wait)
     except StopIteration:
@@ -251,7 +263,7 @@ def _first_event(dify: DifyPort, call: DifyCall, pipeline: AnswerPipeline, timin
         failure = dify_errors.parse_exception_text(str(exc))
         return _Refusal(failure, dify_errors.classify(failure, context))
     if first is KEEPALIVE:
-        return pump, []
+        return pump, None
     parts = pipeline.feed(first)
     failed = next((p for p in parts if isinstance(p, Failure)), None)
     if failed is not None:

@@ -153,10 +153,10 @@ def check_fits(attachments: list[Attachment], form: AppForm, variable: InputVari
     if not form.known:
         return
     if variable is None:
-        where = f"an input variable named '{variable_name}' of type file or file-list" if variable_name \
-            else "a file or file-list input variable"
+        missing = f"input variable named '{variable_name}' of type file or file-list" if variable_name \
+            else "file or file-list input variable"
         raise invalid_request(
-            f"The Dify app cannot receive the file in {first.param}: it has no {where}. Add one to the app, "
+            f"The Dify app cannot receive the file in {first.param}: it has no {missing}. Add one to the app, "
             "or send text only.", first.param, "unsupported_file")
     limit = variable.max_files if variable.kind == "file-list" else 1
     if len(attachments) > limit:

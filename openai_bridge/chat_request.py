@@ -5,7 +5,7 @@ from __future__ import annotations
 from .errors import invalid_request, unsupported_value
 from .protocol import ChatCompletionRequest
 from .request_body import parse_json_object, validate
-from .request_rules import check_single_choice, check_tool_choice, refuse_logprobs
+from .request_rules import check_single_choice, check_stop, check_tool_choice, refuse_logprobs
 
 
 def parse_chat_request(body: bytes, declared_length: int | None = None) -> ChatCompletionRequest:
@@ -25,5 +25,6 @@ def _reject_unsupported(request: ChatCompletionRequest) -> None:
     if request.audio is not None:
         raise unsupported_value("This endpoint does not produce audio output; leave 'audio' unset.", "audio")
     check_tool_choice(request.tool_choice)
+    check_stop(request.stop)
     if not any(m.role == "user" for m in request.messages):
         raise invalid_request("'messages' must contain at least one message with role 'user'.", "messages")

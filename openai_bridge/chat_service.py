@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import delivery
 from .app_form import AppFormCache
-from .app_run import AppRun, Timing, conversation_header, requested_conversation, start_app_run
+from .app_run import AppRun, Timing, requested_conversation, start_app_run
 from .chat_request import parse_chat_request
 from .chat_response import ChatResponseBuilder
 from .chat_stream import ChatStreamWriter
@@ -30,7 +32,7 @@ def chat_completions(request: IncomingRequest, settings: EndpointSettings, dify:
 def _whole(run: AppRun, model: str) -> HttpResponse:
     builder = ChatResponseBuilder()
 
-    def render() -> dict:
+    def render() -> dict[str, Any]:
         completion_id, created, conversation_id = run.identity(ID_PREFIX)
         return builder.build(completion_id, created, model, conversation_id).to_dict()
 
@@ -38,6 +40,8 @@ def _whole(run: AppRun, model: str) -> HttpResponse:
 
 
 def _stream(run: AppRun, model: str, include_usage: bool, timing: Timing) -> HttpResponse:
-    completion_id, created, conversation_id = run.identity(ID_PREFIX)
-    writer = ChatStreamWriter(completion_id, created, model, include_usage, conversation_id)
-    return delivery.stream(run, writer, timing, conversation_header(conversation_id))
+    def open_writer() -> ChatStreamWriter:
+        completion_id, created, conversation_id = run.identity(ID_PREFIX)
+        return ChatStreamWriter(completion_id, created, model, include_usage, conversation_id)
+
+    return delivery.stream(run, open_writer, timing)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .answer import TokenUsage
 from .data_stream import PLACEHOLDER, DataStreamWriter, fill, frame_around
 from .protocol import ChatCompletionChunk, ChunkChoice, Delta, Usage
@@ -12,12 +14,12 @@ class ChatStreamWriter(DataStreamWriter):
     def __init__(self, completion_id: str, created: int, model: str, include_usage: bool,
                  conversation_id: str = "") -> None:
         super().__init__(include_usage)
-        self._base = {"id": completion_id, "created": created, "model": model}
+        self._base: dict[str, Any] = {"id": completion_id, "created": created, "model": model}
         self._conversation_id = conversation_id
         self._content_frame = frame_around(self._chunk(Delta(content=PLACEHOLDER)))
         self._reasoning_frame = frame_around(self._chunk(Delta(reasoning_content=PLACEHOLDER)))
 
-    def _chunk(self, delta: Delta, finish_reason: str | None = None) -> dict:
+    def _chunk(self, delta: Delta, finish_reason: str | None = None) -> dict[str, Any]:
         chunk = ChatCompletionChunk(**self._base, choices=[ChunkChoice(delta=delta, finish_reason=finish_reason)])
         data = chunk.model_dump(exclude={"conversation_id"})
         if not self._include_usage:
@@ -36,9 +38,9 @@ class ChatStreamWriter(DataStreamWriter):
     def _reasoning(self, text: str) -> bytes:
         return fill(self._reasoning_frame, text)
 
-    def _finish_chunk(self, reason: str) -> dict:
+    def _finish_chunk(self, reason: str) -> dict[str, Any]:
         return self._chunk(Delta(), reason)
 
-    def _usage_chunk(self, usage: TokenUsage) -> dict:
+    def _usage_chunk(self, usage: TokenUsage) -> dict[str, Any]:
         chunk = ChatCompletionChunk(**self._base, choices=[], usage=Usage.model_validate(usage, from_attributes=True))
         return chunk.model_dump(exclude={"conversation_id"})

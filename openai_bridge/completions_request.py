@@ -6,7 +6,7 @@ from .completions_protocol import CompletionRequest
 from .errors import invalid_request, unsupported_value
 from .protocol import ChatCompletionRequest, ChatMessage
 from .request_body import parse_json_object, validate
-from .request_rules import check_single_choice, refuse_logprobs
+from .request_rules import check_single_choice, check_stop, refuse_logprobs
 
 
 def parse_completion_request(body: bytes, declared_length: int | None = None) -> CompletionRequest:
@@ -39,6 +39,7 @@ def _prompt(request: CompletionRequest) -> str:
 def _reject_unsupported(request: CompletionRequest) -> None:
     check_single_choice(request.n)
     check_single_choice(request.best_of, "best_of")
+    check_stop(request.stop)
     if request.echo:
         raise unsupported_value("This endpoint cannot echo the prompt; 'echo' must be false.", "echo")
     if request.suffix:

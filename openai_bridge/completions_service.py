@@ -6,10 +6,12 @@ memory has nothing to continue (each prompt stands alone) unless the request nam
 
 from __future__ import annotations
 
+from typing import Any
+
 from . import delivery
 from .answer_collector import AnswerCollector
 from .app_form import AppFormCache
-from .app_run import Timing, conversation_header, requested_conversation, start_app_run
+from .app_run import Timing, requested_conversation, start_app_run
 from .completions_protocol import CompletionChoice, TextCompletion
 from .completions_request import parse_completion_request, to_chat
 from .completions_stream import CompletionStreamWriter
@@ -30,13 +32,16 @@ def completions(request: IncomingRequest, settings: EndpointSettings, dify: Dify
     if isinstance(run, HttpResponse):
         return run
     if chat.stream:
-        completion_id, created, conversation_id = run.identity(ID_PREFIX)
         include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
-        writer = CompletionStreamWriter(completion_id, created, chat.model, include_usage)
-        return delivery.stream(run, writer, timing, conversation_header(conversation_id))
+
+        def open_writer() -> CompletionStreamWriter:
+            completion_id, created, _ = run.identity(ID_PREFIX)
+            return CompletionStreamWriter(completion_id, created, chat.model, include_usage)
+
+        return delivery.stream(run, open_writer, timing)
     collector = AnswerCollector()
 
-    def render() -> dict:
+    def render() -> dict[str, Any]:
         completion_id, created, _ = run.identity(ID_PREFIX)
         return TextCompletion(
             id=completion_id, created=created, model=chat.model,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .answer import TokenUsage
 from .completions_protocol import CompletionChoice, TextCompletion
 from .data_stream import PLACEHOLDER, DataStreamWriter, fill, frame_around
@@ -12,10 +14,10 @@ from .sse import KEEPALIVE
 class CompletionStreamWriter(DataStreamWriter):
     def __init__(self, completion_id: str, created: int, model: str, include_usage: bool) -> None:
         super().__init__(include_usage)
-        self._base = {"id": completion_id, "created": created, "model": model}
+        self._base: dict[str, Any] = {"id": completion_id, "created": created, "model": model}
         self._text_frame = frame_around(self._chunk(PLACEHOLDER))
 
-    def _chunk(self, text: str, finish_reason: str | None = None) -> dict:
+    def _chunk(self, text: str, finish_reason: str | None = None) -> dict[str, Any]:
         data = TextCompletion(**self._base, choices=[CompletionChoice(text=text, finish_reason=finish_reason)])
         dumped = data.model_dump()
         if not self._include_usage:
@@ -29,9 +31,9 @@ class CompletionStreamWriter(DataStreamWriter):
     def _content(self, text: str) -> bytes:
         return fill(self._text_frame, text)
 
-    def _finish_chunk(self, reason: str) -> dict:
+    def _finish_chunk(self, reason: str) -> dict[str, Any]:
         return self._chunk("", reason)
 
-    def _usage_chunk(self, usage: TokenUsage) -> dict:
+    def _usage_chunk(self, usage: TokenUsage) -> dict[str, Any]:
         return TextCompletion(**self._base, choices=[],
                               usage=Usage.model_validate(usage, from_attributes=True)).model_dump()

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from typing import Any
 
-from .answer import AnswerPart, Failure, Finish, Reasoning, Replace, Text, TokenUsage
+from .answer import AnswerPart, Failure, Finish, Reasoning, Text, TokenUsage
 from .sse import DONE, data_line, dumps
 
 PLACEHOLDER = "\x00delta\x00"
@@ -21,7 +22,7 @@ PLACEHOLDER = "\x00delta\x00"
 Frame = tuple[bytes, bytes]
 
 
-def frame_around(chunk: dict) -> Frame:
+def frame_around(chunk: dict[str, Any]) -> Frame:
     """`chunk` (holding PLACEHOLDER where the text goes) as the bytes before and after that text."""
     head, _, tail = dumps(chunk).partition(json.dumps(PLACEHOLDER))
     return f"data: {head}".encode(), f"{tail}\n\n".encode()
@@ -39,7 +40,6 @@ class DataStreamWriter(ABC):
     def __init__(self, include_usage: bool) -> None:
         self._include_usage = include_usage
         self._usage = TokenUsage(0, 0, 0)
-        self._sent_content = False
         self.finished = False
 
     @abstractmethod
@@ -47,11 +47,11 @@ class DataStreamWriter(ABC):
         """The frame of one content delta."""
 
     @abstractmethod
-    def _finish_chunk(self, reason: str) -> dict:
+    def _finish_chunk(self, reason: str) -> dict[str, Any]:
         """The chunk that carries the finish reason."""
 
     @abstractmethod
-    def _usage_chunk(self, usage: TokenUsage) -> dict:
+    def _usage_chunk(self, usage: TokenUsage) -> dict[str, Any]:
         """The trailing chunk with token usage, sent when the client asked for it."""
 
     def _reasoning(self, text: str) -> bytes:
@@ -59,17 +59,11 @@ class DataStreamWriter(ABC):
 
     def write(self, part: AnswerPart) -> bytes:
         if self.finished:
-            return b""  # nothing may follow [DONE] (a moderation Replace ends the stream before Dify does)
+            return b""  # nothing may follow [DONE]
         if isinstance(part, Text):
-            self._sent_content = True
             return self._content(part.text)
         if isinstance(part, Reasoning):
             return self._reasoning(part.text) if part.text else b""
-        if isinstance(part, Replace):
-            # Text already on the client's screen cannot be taken back: the moderated replacement follows it.
-            text = f"\n\n{part.text}" if self._sent_content else part.text
-            self._sent_content = True
-            return self._content(text) + self.finish(Finish("content_filter"))
         if isinstance(part, TokenUsage):
             self._usage = part
             return b""

@@ -6,20 +6,17 @@ timing of keep-alives and of remembering the finished turn is decided here once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from typing import Protocol
+import weakref
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol
 
 from .answer import AnswerPart, Finish
 from .app_run import AppRun, Timing, conversation_header
 from .errors import OpenAIError
-from .http import HttpResponse
+from .http import MAX_CHUNK_BYTES, HttpResponse
 from .sse import KEEPALIVE as KEEPALIVE_FRAME
 from .sse import STREAM_HEADERS
 from .upstream import KEEPALIVE
-
-# A joined chunk stays below this (a single larger frame, at most ~200 KB, goes alone): each chunk travels
-# hex-encoded on one stdio line, and the daemon's line limit is 5 MiB.
-MAX_CHUNK_BYTES = 64 * 1024
 
 
 class AnswerSink(Protocol):
@@ -39,7 +36,9 @@ class StreamWriter(Protocol):
 def collect(run: AppRun, sink: AnswerSink, remember: Callable[[], None] | None = None) -> OpenAIError | None:
     """Feed the whole run to `sink`; the run's failure, or None once the turn is remembered."""
     for batch in run.batches(None):
-        for part in batch:  # type: ignore[union-attr] - no keep-alives without a timeout
+        if batch is KEEPALIVE:
+            continue
+        for part in batch:  # type: ignore[union-attr]
             sink.add(part)
     if sink.error is not None:
         return sink.error
@@ -47,7 +46,7 @@ def collect(run: AppRun, sink: AnswerSink, remember: Callable[[], None] | None =
     return None
 
 
-def whole(run: AppRun, sink: AnswerSink, render: Callable[[], dict],
+def whole(run: AppRun, sink: AnswerSink, render: Callable[[], dict[str, Any]],
           remember: Callable[[], None] | None = None) -> HttpResponse:
     """The run collected into `sink`, answered as `render()` JSON or as its error, with the conversation header."""
     error = collect(run, sink, remember)
@@ -57,16 +56,27 @@ def whole(run: AppRun, sink: AnswerSink, render: Callable[[], dict],
     return HttpResponse.json(render(), headers=headers)
 
 
-def stream(run: AppRun, writer: StreamWriter, timing: Timing, headers: Mapping[str, str],
+def stream(run: AppRun, open_writer: Callable[[], StreamWriter], timing: Timing,
            remember: Callable[[], None] | None = None) -> HttpResponse:
+    """The run as a stream of `open_writer()`'s frames.
+
+    The writer is opened once Dify's first event is in, so that its opening frame carries the response id and the
+    conversation that event names, also when the stream had to begin (with keep-alives) before Dify said anything.
+    """
+
     def body() -> Iterator[bytes]:
         # The frames of one batch go out as one chunk: each chunk costs a stdio line to the daemon, whatever its
-        # size. The first chunk also carries the opening frame, at once.
-        out, size = [writer.start()], 0
+        # size. A single frame larger than a chunk (at most ~200 KB, see answer_pipeline) goes alone.
+        writer: StreamWriter | None = None
+        out: list[bytes] = []
+        size = 0
         for batch in run.batches(timing.keepalive_interval):
             if batch is KEEPALIVE:
                 yield KEEPALIVE_FRAME
                 continue
+            if writer is None:
+                writer = open_writer()
+                out, size = [writer.start()], 0
             for part in batch:  # type: ignore[union-attr]
                 if isinstance(part, Finish):
                     # Before the final frame: a client may send its next turn the moment the stream ends.
@@ -82,4 +92,9 @@ def stream(run: AppRun, writer: StreamWriter, timing: Timing, headers: Mapping[s
                 yield b"".join(out)
                 out, size = [], 0
 
-    return HttpResponse(200, {**STREAM_HEADERS, **headers}, body())
+    chunks = body()
+    # A body the SDK never starts (its request failed on the way out) would leave Dify's stream being read for
+    # nobody; a generator that never started runs no `finally`, so its collection closes the run instead.
+    weakref.finalize(chunks, run.pump.close)
+    return HttpResponse(200, {**STREAM_HEADERS, **conversation_header(run.pipeline.envelope.conversation_id)},
+                        chunks)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import OpenAIError
 
@@ -78,7 +79,7 @@ def from_exception(exc: BaseException, context: FailureContext = FailureContext(
     return classify(parse_exception_text(str(exc)), context)
 
 
-def from_error_event(event: dict) -> OpenAIError:
+def from_error_event(event: dict[str, Any]) -> OpenAIError:
     status = event.get("status")
     failure = DifyFailure(
         status if isinstance(status, int) else 0,
@@ -93,9 +94,11 @@ def workflow_failed(error: object) -> OpenAIError:
     return upstream(f"The Dify app run failed: {message}", code="app_run_failed")
 
 
-def human_input_required(event: dict) -> OpenAIError:
-    data = event.get("data") if isinstance(event.get("data"), dict) else {}
-    paused = data.get("paused_nodes") if isinstance(data.get("paused_nodes"), list) else []  # workflow_paused
+def human_input_required(event: dict[str, Any]) -> OpenAIError:
+    given = event.get("data")
+    data: dict[str, Any] = given if isinstance(given, dict) else {}
+    listed = data.get("paused_nodes")  # workflow_paused names the nodes it waits at
+    paused: list[Any] = listed if isinstance(listed, list) else []
     node = data.get("node_title") or data.get("title") or data.get("node_id") or next(iter(paused), "")
     where = f" at its node '{str(node)[:80]}'" if node else ""
     return upstream(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 # Sent wherever a retry would only fail again or run the Dify app a second time for nothing (the OpenAI SDKs
 # honour it; clients that do not are covered in the README's client recipes).
@@ -30,7 +31,7 @@ class OpenAIError(Exception):
     def response_headers(self) -> dict[str, str]:
         return dict(self.headers) if self.retryable else {**self.headers, **NO_RETRY}
 
-    def envelope(self) -> dict:
+    def envelope(self) -> dict[str, Any]:
         # All four keys always present: the Node SDK v4 loses the message when one is missing.
         return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
 

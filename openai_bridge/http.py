@@ -24,6 +24,16 @@ class IncomingRequest:
         return value or ""
 
 
+# A body chunk travels hex-encoded on one stdio line to Dify's daemon, whose line limit is 5 MiB: no chunk, streamed
+# or not, may come near 2.5 MB. Streams join frames up to this size; whole bodies are cut into pieces of it.
+MAX_CHUNK_BYTES = 64 * 1024
+
+
+def _pieces(body: bytes) -> Iterator[bytes]:
+    for at in range(0, len(body), MAX_CHUNK_BYTES):
+        yield body[at:at + MAX_CHUNK_BYTES]
+
+
 @dataclass
 class HttpResponse:
     status: int
@@ -33,7 +43,9 @@ class HttpResponse:
     @classmethod
     def json(cls, data: object, status: int = 200, headers: Mapping[str, str] | None = None) -> HttpResponse:
         body = json.dumps(data, ensure_ascii=False).encode()
-        return cls(status, {"Content-Type": "application/json", **(headers or {})}, body)
+        # A generator, which the SDK sends chunk by chunk (any other body goes out as one line).
+        chunked = _pieces(body) if len(body) > MAX_CHUNK_BYTES else body
+        return cls(status, {"Content-Type": "application/json", **(headers or {})}, chunked)
 
     @classmethod
     def error(cls, error: OpenAIError) -> HttpResponse:

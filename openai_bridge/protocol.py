@@ -146,7 +146,7 @@ class ChatCompletion(BaseModel):
     usage: Usage
     conversation_id: str | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         data = self.model_dump()
         for choice in data["choices"]:
             if choice["message"]["reasoning_content"] is None:
@@ -169,7 +169,7 @@ class ChunkChoice(BaseModel):
     finish_reason: str | None = None
 
     @field_serializer("delta")
-    def _only_set_fields(self, delta: Delta) -> dict:
+    def _only_set_fields(self, delta: Delta) -> dict[str, Any]:
         return delta.model_dump(exclude_none=True)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import unsupported_value
+from .errors import invalid_request, unsupported_value
 
 
 def check_single_choice(n: int | None, param: str = "n") -> None:
@@ -24,3 +24,20 @@ def check_tool_choice(choice: Any) -> None:
             "'auto' or 'none'.",
             "tool_choice",
         )
+
+
+# OpenAI takes 4; some clients (code-completion ones) send a few more, so more are taken, but not without bound:
+# each delta of the answer is checked against every sequence.
+MAX_STOP_SEQUENCES = 16
+MAX_STOP_LENGTH = 256
+
+
+def check_stop(stop: str | list[str] | None) -> None:
+    sequences = [stop] if isinstance(stop, str) else stop or []
+    if len(sequences) > MAX_STOP_SEQUENCES:
+        raise invalid_request(f"'stop' takes at most {MAX_STOP_SEQUENCES} sequences; this request has "
+                              f"{len(sequences)}.", "stop")
+    for index, sequence in enumerate(sequences):
+        if len(sequence) > MAX_STOP_LENGTH:
+            raise invalid_request(f"Each 'stop' sequence may be at most {MAX_STOP_LENGTH} characters long.",
+                                  "stop" if isinstance(stop, str) else f"stop[{index}]")

@@ -42,7 +42,8 @@ from .responses_protocol import (
 ItemKind = Literal["message", "reasoning"]
 _ID_PREFIX: dict[ItemKind, str] = {"message": "msg", "reasoning": "rs"}
 # Dify's finish reasons that leave a response incomplete, as the Responses API names them.
-_INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
+IncompleteReason = Literal["max_output_tokens", "content_filter"]
+_INCOMPLETE: dict[str, IncompleteReason] = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
 
 @dataclass(frozen=True)
@@ -79,19 +80,16 @@ def _failure_code(error: OpenAIError) -> str:
 
 
 class ResponseBuilder:
-    def __init__(self, response_id: str, created_at: int, echo: ResponseEcho, *, retract: bool = False) -> None:
-        """`retract`: nothing was shown yet (non-streaming), so a moderated answer replaces the text outright."""
+    def __init__(self, response_id: str, created_at: int, echo: ResponseEcho) -> None:
         self.response_id = response_id
         self._item_base = response_id.removeprefix("resp_")
         self._created_at = created_at
         self._echo = echo
-        self._retract = retract
         self.output: list[OutputItem] = []
         self._open: _OpenItem | None = None
         self._opened = 0
-        self._sent_text = False
         self._usage = ResponseUsage()
-        self._incomplete: str | None = None
+        self._incomplete: IncompleteReason | None = None
         self.error: OpenAIError | None = None
         self.status: ResponseStatus = "in_progress"
 
@@ -103,7 +101,7 @@ class ResponseBuilder:
         return Response(
             id=self.response_id, created_at=self._created_at, status=self.status, output=output,
             error=ResponseError(code=_failure_code(self.error), message=self.error.message) if self.error else None,
-            incomplete_details=IncompleteDetails(reason=self._incomplete) if self.status == "incomplete" else None,
+            incomplete_details=IncompleteDetails(reason=self._incomplete) if self._incomplete else None,
             usage=self._usage if ended else None, model=self._echo.model, instructions=self._echo.instructions,
             previous_response_id=self._echo.previous_response_id, store=self._echo.store, user=self._echo.user,
             metadata=self._echo.metadata)
@@ -116,7 +114,6 @@ class ResponseBuilder:
         if self.status != "in_progress":
             return []
         if isinstance(part, Text):
-            self._sent_text = True
             return self._write("message", part.text)
         if isinstance(part, Reasoning):
             return self._write("reasoning", part.text) if part.text else []
@@ -133,14 +130,11 @@ class ResponseBuilder:
         return [LifecycleEvent(type="response.failed", response=self.response())]
 
     def _replace(self, text: str) -> list[ResponseEvent]:
-        self._incomplete = "content_filter"
-        if self._retract:
-            if self._open is not None and self._open.kind == "message":
-                self._open = None
-            self.output = [item for item in self.output if item.type != "message"]
-            return self._write("message", text)
-        # Text already on the client's screen cannot be taken back: the moderated replacement follows it.
-        return self._write("message", f"\n\n{text}" if self._sent_text else text)
+        """A whole answer that moderation replaced (a stream gets the replacement as more text)."""
+        if self._open is not None and self._open.kind == "message":
+            self._open = None
+        self.output = [item for item in self.output if item.type != "message"]
+        return self._write("message", text)
 
     def _finish(self, reason: str) -> list[ResponseEvent]:
         events = self._close()
@@ -148,7 +142,8 @@ class ResponseBuilder:
             events += self._open_item("message") + self._close()  # clients expect a message, even an empty one
         self._incomplete = self._incomplete or _INCOMPLETE.get(reason)
         self.status = "incomplete" if self._incomplete else "completed"
-        ended = "response.incomplete" if self.status == "incomplete" else "response.completed"
+        ended: Literal["response.incomplete", "response.completed"] = \
+            "response.incomplete" if self.status == "incomplete" else "response.completed"
         return [*events, LifecycleEvent(type=ended, response=self.response())]
 
     # ------------------------------------------------------------------ items

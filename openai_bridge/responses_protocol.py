@@ -25,9 +25,9 @@ def _tag_of(default: str | None) -> Callable[[Any], str | None]:
     return tag
 
 
-def _tagged_union(union: Any, default: str | None, accepted: str) -> Any:
-    return Annotated[union, Discriminator(_tag_of(default), custom_error_type="unsupported_type",
-                                          custom_error_message=f"unsupported type; this endpoint accepts {accepted}")]
+def _by_type(default: str | None, accepted: str) -> Discriminator:
+    return Discriminator(_tag_of(default), custom_error_type="unsupported_type",
+                         custom_error_message=f"unsupported type; this endpoint accepts {accepted}")
 
 
 class InputTextPart(BaseModel):
@@ -67,11 +67,11 @@ class InputAudioPart(BaseModel):
     input_audio: InputAudio
 
 
-InputContentPart = _tagged_union(
+InputContentPart = Annotated[
     Annotated[InputTextPart, Tag("<input_text>")] | Annotated[OutputTextPart, Tag("<output_text>")]
     | Annotated[RefusalPart, Tag("<refusal>")] | Annotated[InputImagePart, Tag("<input_image>")]
     | Annotated[InputFilePart, Tag("<input_file>")] | Annotated[InputAudioPart, Tag("<input_audio>")],
-    None, "input_text, input_image, input_file, input_audio, output_text and refusal parts")
+    _by_type(None, "input_text, input_image, input_file, input_audio, output_text and refusal parts")]
 
 
 class MessageItem(BaseModel):
@@ -100,11 +100,11 @@ class ReasoningInputItem(BaseModel):
 
 
 # Message items may leave out `type` (the SDKs' "easy input message").
-InputItem = _tagged_union(
+InputItem = Annotated[
     Annotated[MessageItem, Tag("<message>")] | Annotated[FunctionCallItem, Tag("<function_call>")]
     | Annotated[FunctionCallOutputItem, Tag("<function_call_output>")]
     | Annotated[ReasoningInputItem, Tag("<reasoning>")],
-    "message", "message, function_call, function_call_output and reasoning items")
+    _by_type("message", "message, function_call, function_call_output and reasoning items")]
 
 
 class ResponsesRequest(BaseModel):

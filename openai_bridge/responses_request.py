@@ -43,7 +43,8 @@ from .responses_protocol import (
     ResponsesRequest,
 )
 
-_CHAT_PARAM = re.compile(r"messages\[(\d+)\]\.content(\[\d+\])?[\w.]*")
+# A chat message reference, not a part of another name (a client's own input may be called "messages[9].x").
+_CHAT_PARAM = re.compile(r"(?<![\w.\]])messages\[(\d+)\]\.content(\[\d+\])?[\w.]*")
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,10 @@ class ResponsesCall:
 
     def in_request_terms(self, error: OpenAIError) -> OpenAIError:
         def restate(match: re.Match[str]) -> str:
-            return self.sources[int(match.group(1))] + (match.group(2) or "")
+            index = int(match.group(1))
+            if index >= len(self.sources):
+                return match.group(0)
+            return self.sources[index] + (match.group(2) or "")
 
         param = _CHAT_PARAM.sub(restate, error.param) if error.param else error.param
         return dataclasses.replace(error, message=_CHAT_PARAM.sub(restate, error.message), param=param)

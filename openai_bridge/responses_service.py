@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from . import delivery
 from .app_form import AppFormCache
-from .app_run import CONVERSATION_HEADER, AppRun, Timing, conversation_header, requested_conversation, start_app_run
+from .app_run import CONVERSATION_HEADER, AppRun, Timing, requested_conversation, start_app_run
 from .conversation_memory import ConversationMemory, Lookup, ResponseRecord
 from .dify_call import Continuation, Source
 from .dify_port import DifyPort
@@ -43,14 +43,17 @@ def create_response(request: IncomingRequest, settings: EndpointSettings, dify: 
         raise call.in_request_terms(error) from None
     if isinstance(run, HttpResponse):
         return run
-    response_id, created, conversation_id = run.identity(ID_PREFIX)
     echo = ResponseEcho.of(call.request)
-    remember = _remembering(run, call, response_id, echo.store)
+    remember = _remembering(run, call, echo.store)
+
+    def builder() -> ResponseBuilder:
+        response_id, created, _ = run.identity(ID_PREFIX)
+        return ResponseBuilder(response_id, created, echo)
+
     if call.request.stream:
-        writer = ResponsesStreamWriter(ResponseBuilder(response_id, created, echo))
-        return delivery.stream(run, writer, timing, conversation_header(conversation_id), remember)
-    builder = ResponseBuilder(response_id, created, echo, retract=True)
-    return delivery.whole(run, builder, lambda: builder.response().model_dump(), remember)
+        return delivery.stream(run, lambda: ResponsesStreamWriter(builder()), timing, remember)
+    whole = builder()
+    return delivery.whole(run, whole, lambda: whole.response().model_dump(), remember)
 
 
 def retrieve_response(response_id: str) -> HttpResponse:
@@ -87,10 +90,10 @@ def _continued_conversation(request: IncomingRequest, call: ResponsesCall,
     return Continuation(found.conversation_id, Source.RESPONSE, response_id=previous), []
 
 
-def _remembering(run: AppRun, call: ResponsesCall, response_id: str, store: bool) -> Callable[[], None]:
+def _remembering(run: AppRun, call: ResponsesCall, store: bool) -> Callable[[], None]:
     def remember() -> None:
         run.remember()
-        conversation_id = run.pipeline.envelope.conversation_id
+        response_id, _, conversation_id = run.identity(ID_PREFIX)
         if store and conversation_id:
             turn = transcript([*call.said, ChatMessage(role="assistant", content=run.pipeline.answer)])
             run.memory.remember_response(response_id, ResponseRecord(

@@ -10,7 +10,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 T = TypeVar("T")
 
@@ -86,6 +86,53 @@ class EventPump:
             pass
 
 
+class EventSource(Protocol):
+    """Dify's events for one run, read by the request's delivery loop."""
+
+    def next(self, timeout: float | None) -> Any:
+        """The next event, KEEPALIVE after `timeout` seconds of silence, StopIteration at the end; re-raises."""
+        ...
+
+    def ready(self) -> bool:
+        """Whether `next` would return at once."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class DirectEvents:
+    """Dify's events read in the request's own thread: for a whole answer, which sends nothing while it waits, a
+    reader thread and its queue would only add a hand-over per event."""
+
+    def __init__(self, open_stream: Callable[[], Iterator[Any]]) -> None:
+        self._open = open_stream
+        self._stream: Iterator[Any] | None = None
+        self._closed = False
+
+    def next(self, timeout: float | None) -> Any:
+        if self._closed:
+            raise StopIteration
+        if self._stream is None:
+            self._stream = iter(self._open())
+        try:
+            return next(self._stream)
+        except StopIteration:
+            self.close()
+            raise
+
+    def ready(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        self._closed = True
+        close = getattr(self._stream, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:  # noqa: BLE001 - closing a finished upstream must not mask its result
+                pass
+
+
 class KeyValueStorage(Protocol):
     """The part of the DifyPort that plugin storage needs (conversation memory uses it through BoundedStorage)."""
 
@@ -145,4 +192,4 @@ class BoundedStorage:
             raise TimeoutError(f"plugin storage did not answer within {self._timeout:g} s") from None
         if not ok:
             raise value
-        return value
+        return cast(T, value)

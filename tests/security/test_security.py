@@ -239,6 +239,22 @@ def test_5_cors_allows_exactly_the_configured_origins(emu):
     assert "access-control-allow-credentials" not in response.headers
 
 
+def test_5_errors_carry_the_cors_headers_too(emu):
+    origin = "https://a.example.com"
+    emu.load_scenario(scenario(api_key=KEY, cors_allow_origins=origin))
+    answers = [
+        call(emu, "POST", "/v1/chat/completions", json={"model": "m", "messages": []}, headers={"Origin": origin}),
+        call(emu, "POST", "/v1/responses", key="wrong", headers={"Origin": origin}),
+        call(emu, "GET", "/v1/nowhere", headers={"Origin": origin}),
+    ]
+    emu.load_scenario(scenario(api_key=KEY, cors_allow_origins=origin, app_id={"app_id": ""}))
+    answers.append(call(emu, "POST", "/v1/chat/completions", headers={"Origin": origin}))
+    assert [a.status_code for a in answers] == [400, 401, 404, 503]
+    for answer in answers:
+        assert answer.headers["access-control-allow-origin"] == origin and answer.headers["vary"] == "Origin"
+        assert "x-request-id" in answer.headers["access-control-expose-headers"]
+
+
 # ---------------------------------------------------------------- 6. size limits
 
 
@@ -367,3 +383,24 @@ def test_9_header_bytes_the_sdk_cannot_parse_do_not_hurt_the_plugin(emu):
     assert KEY.encode() not in head
     response = call(emu, "POST", "/v1/chat/completions", json=body_for("/v1/chat/completions", True))
     assert content_of(response.text) == "hi" and emu.plugin_pid == pid
+
+
+# ---------------------------------------------------------------- 10. storage cannot fail a request
+
+
+def test_10_failing_or_corrupted_storage_only_costs_memory(emu):
+    emu.load_scenario(scenario(api_key=KEY, memory_mode="conversation"))
+    first = call(emu, "POST", "/v1/responses", json={"model": "m", "input": "remember me"}).json()
+    history = [{"role": "user", "content": "hello"}]
+    call(emu, "POST", "/v1/chat/completions", json={"model": "m", "messages": history})
+    for key in list(emu.storage):
+        emu.storage[key] = b"\xff not json" if "/threads/" in key else b'{"resp_x": "not an entry", "y": [1]}'
+    history += [{"role": "assistant", "content": "hello"}, {"role": "user", "content": "again"}]
+    corrupted = call(emu, "POST", "/v1/chat/completions", json={"model": "m", "messages": history})
+    assert corrupted.status_code == 200
+    assert "[Conversation so far]" in [r["request"] for r in emu.records if r["type"] == "app"][-1]["query"]
+    emu.fail_storage = True
+    down = call(emu, "POST", "/v1/responses", json={"model": "m", "input": "next",
+                                                    "previous_response_id": first["id"]})
+    assert down.status_code == 200 and down.json()["output"][-1]["content"][0]["text"] == "next"
+    assert "storage read failed" in emu.tap.text() and "corrupted" in emu.tap.text()
