@@ -10,12 +10,12 @@ import statistics
 import time
 from typing import Any
 
-from openai_bridge.answer_pipeline import AnswerPipeline
-from openai_bridge.app import handle
-from openai_bridge.app_form import AppFormCache
-from openai_bridge.app_run import Timing
-from openai_bridge.chat_stream import ChatStreamWriter
-from openai_bridge.http import IncomingRequest
+from openai_bridge.apis.chat.stream import ChatStreamWriter
+from openai_bridge.dify.form import AppFormCache
+from openai_bridge.http.messages import IncomingRequest
+from openai_bridge.http.server import handle
+from openai_bridge.run.app_run import Timing
+from openai_bridge.run.pipeline import AnswerPipeline
 from openai_bridge.settings import parse_settings
 
 from .common import ENVELOPE, message_events

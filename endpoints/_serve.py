@@ -16,8 +16,8 @@ from dify_plugin.config.logger_format import plugin_logger_handler
 from dify_plugin.core.runtime import Session
 from werkzeug import Request, Response
 
-from openai_bridge.app import handle
-from openai_bridge.http import IncomingRequest
+from openai_bridge.http.messages import IncomingRequest
+from openai_bridge.http.server import handle
 
 _core_logger = logging.getLogger("openai_bridge")
 if plugin_logger_handler not in _core_logger.handlers:

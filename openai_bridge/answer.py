@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .errors import OpenAIError
+from openai_bridge.errors import OpenAIError
 
 
 @dataclass(frozen=True, slots=True)

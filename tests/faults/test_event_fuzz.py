@@ -14,9 +14,9 @@ from hypothesis import strategies as st
 from openai.types.chat import ChatCompletionChunk
 from werkzeug import Response
 
-from openai_bridge.app import handle
-from openai_bridge.app_form import AppFormCache
-from openai_bridge.app_run import Timing
+from openai_bridge.dify.form import AppFormCache
+from openai_bridge.http.server import handle
+from openai_bridge.run.app_run import Timing
 from tests.fuzz.harness import budget
 from tests.fuzz.oracle import check_envelope, check_stream
 from tests.unit.fakes import FakeDify, post

@@ -10,11 +10,11 @@ from typing import Any
 
 from werkzeug.datastructures import Headers
 
-from openai_bridge.app import handle
-from openai_bridge.app_form import AppFormCache
-from openai_bridge.app_run import Timing
-from openai_bridge.http import HttpResponse, IncomingRequest
-from openai_bridge.request_body import DIFY_BODY_LIMIT
+from openai_bridge.dify.form import AppFormCache
+from openai_bridge.http.messages import HttpResponse, IncomingRequest
+from openai_bridge.http.server import handle
+from openai_bridge.run.app_run import Timing
+from openai_bridge.wire.body import DIFY_BODY_LIMIT
 
 from .strategies import API_KEY
 

@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from dify_emulator import Emulator
-from openai_bridge import auth
-from openai_bridge.app import handle
-from openai_bridge.app_form import AppFormCache
+from openai_bridge.http import auth
+from openai_bridge.dify.form import AppFormCache
+from openai_bridge.http.server import handle
 from tests.e2e.conftest import ROOT, scenario
 from tests.faults.support import content_of, tapped_logs
 from tests.unit.fakes import SETTINGS, FakeDify, chat_events, post
@@ -159,7 +159,7 @@ def test_3_an_unexpected_failure_shows_no_detail(monkeypatch, caplog):
     def explode(*args, **kwargs):
         raise RuntimeError(f"internal detail {KEY}")
 
-    monkeypatch.setattr("openai_bridge.app.chat_completions", explode)
+    monkeypatch.setattr("openai_bridge.http.server.chat_completions", explode)
     response = handle(post("/v1/chat/completions", {"model": "m", "messages": []}, key=KEY),
                       {**SETTINGS, "api_key": KEY}, FakeDify(), AppFormCache())
     assert response.status == 500

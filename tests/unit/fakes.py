@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from openai_bridge.http import IncomingRequest
+from openai_bridge.http.messages import IncomingRequest
 
 
 @dataclass

@@ -10,14 +10,14 @@ import time
 import pytest
 from werkzeug import Response
 
-from openai_bridge import upstream
-from openai_bridge.app import handle
-from openai_bridge.app_form import AppFormCache
-from openai_bridge.app_run import conversation_header
-from openai_bridge.conversation_memory import ConversationMemory, Thread
-from openai_bridge.dify_call import validate_conversation_id
+from openai_bridge.dify.call import validate_conversation_id
+from openai_bridge.dify.form import AppFormCache
 from openai_bridge.errors import OpenAIError
-from openai_bridge.request_body import parse_json_object
+from openai_bridge.http.server import handle
+from openai_bridge.memory import bounded
+from openai_bridge.memory.conversations import ConversationMemory, Thread
+from openai_bridge.run.app_run import conversation_header
+from openai_bridge.wire.body import parse_json_object
 
 from .fakes import SETTINGS, FakeDify, chat_events, post
 
@@ -108,7 +108,7 @@ class _SilentStorage:
 
 def test_storage_calls_the_daemon_never_answers_are_given_up_quickly(monkeypatch):
     # The SDK waits 250 s per unanswered call: remembering a turn after the client left held the session ~25 min.
-    monkeypatch.setattr(upstream, "STORAGE_TIMEOUT", 0.2)
+    monkeypatch.setattr(bounded, "STORAGE_TIMEOUT", 0.2)
     silent = _SilentStorage()
     memory = ConversationMemory(silent, "ep", "app")
     started = time.monotonic()
@@ -123,7 +123,7 @@ def test_storage_calls_the_daemon_never_answers_are_given_up_quickly(monkeypatch
 
 def test_bounded_storage_passes_values_and_errors_through():
     fake = FakeDify()
-    storage = upstream.BoundedStorage(fake, timeout=5)
+    storage = bounded.BoundedStorage(fake, timeout=5)
     storage.storage_set("k", b"v")
     assert storage.storage_get("k") == b"v" and storage.storage_get("missing") is None
     fake.storage_fails = True
@@ -135,7 +135,7 @@ def test_concurrent_turns_do_not_lose_each_others_thread(monkeypatch):
     # Remembering a turn reads a storage bucket, adds an entry and writes it back: two requests doing that at once
     # for the same bucket lost one entry, and that thread's next turn started a new Dify conversation (the load test
     # lost 85% of follow-up turns at 100 concurrent clients).
-    from openai_bridge import conversation_memory
+    from openai_bridge.memory import conversations as conversation_memory
 
     class SlowStorage(FakeDify):
         def storage_get(self, key: str) -> bytes | None:
@@ -156,7 +156,7 @@ def test_concurrent_turns_do_not_lose_each_others_thread(monkeypatch):
 
 def test_a_thread_is_found_while_its_bucket_is_being_rewritten(monkeypatch):
     # An overwrite is a delete then a set (endpoints/_serve.py): a lookup in between found nothing.
-    from openai_bridge import conversation_memory
+    from openai_bridge.memory import conversations as conversation_memory
 
     class DeleteThenSet(FakeDify):
         def storage_set(self, key: str, value: bytes) -> None:

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from openai_bridge import dify_errors
-from openai_bridge.dify_errors import FailureContext
+from openai_bridge.dify import failures
+from openai_bridge.dify.failures import FailureContext
 
 PREFIX = "invoke app failed: request failed with status code: {} and respond with: {}"
 RECORDINGS = Path(__file__).resolve().parents[1] / "golden" / "recordings"
@@ -34,7 +34,7 @@ def recorded_refusal(name: str) -> Exception:
     (400, '{"code": "invalid_param", "message": "unexpected app type", "status": 400}', 502, "app_mode_unsupported"),
 ])
 def test_exception_mapping(status, body, want_status, want_code):
-    err = dify_errors.from_exception(Exception(PREFIX.format(status, body)))
+    err = failures.from_exception(Exception(PREFIX.format(status, body)))
     assert (err.status, err.code) == (want_status, want_code)
     envelope = err.envelope()["error"]
     assert set(envelope) == {"message", "type", "param", "code"}
@@ -45,40 +45,40 @@ def test_exception_mapping(status, body, want_status, want_code):
 def test_difys_code_decides_before_its_message(message):
     # An invalid_param is the request's fault whatever words it uses: not a 504 for "timeout", not a 429 for "quota".
     body = json.dumps({"code": "invalid_param", "message": message, "status": 400})
-    err = dify_errors.from_exception(Exception(PREFIX.format(400, body)))
+    err = failures.from_exception(Exception(PREFIX.format(400, body)))
     assert (err.status, err.code) == (400, "invalid_param")
 
 
 def test_retries_are_offered_only_where_they_can_help():
-    limited = dify_errors.from_exception(Exception(PREFIX.format(429, '{"code": "too_many_requests"}')))
+    limited = failures.from_exception(Exception(PREFIX.format(429, '{"code": "too_many_requests"}')))
     assert limited.headers["Retry-After"] and "x-should-retry" not in limited.response_headers()
-    quota = dify_errors.from_exception(Exception(PREFIX.format(400, '{"code": "provider_quota_exceeded"}')))
+    quota = failures.from_exception(Exception(PREFIX.format(400, '{"code": "provider_quota_exceeded"}')))
     assert quota.response_headers()["x-should-retry"] == "false" and "Retry-After" not in quota.response_headers()
-    unavailable = dify_errors.from_exception(Exception(PREFIX.format(400, '{"code": "app_unavailable"}')))
+    unavailable = failures.from_exception(Exception(PREFIX.format(400, '{"code": "app_unavailable"}')))
     assert unavailable.response_headers() == {"x-should-retry": "false"}  # final until an admin acts
-    mid_run = dify_errors.from_error_event({"code": "invalid_param", "message": "bad value", "status": 400})
+    mid_run = failures.from_error_event({"code": "invalid_param", "message": "bad value", "status": 400})
     assert mid_run.response_headers()["x-should-retry"] == "false"
-    failed = dify_errors.from_error_event({"code": "completion_request_error", "message": "LLM down"})
+    failed = failures.from_error_event({"code": "completion_request_error", "message": "LLM down"})
     assert failed.status == 502 and failed.response_headers()["x-should-retry"] == "false"
     assert "LLM down" in failed.message
-    away = dify_errors.from_exception(Exception("status code: 502 and respond with: <html>bad gateway"))
+    away = failures.from_exception(Exception("status code: 502 and respond with: <html>bad gateway"))
     assert away.status == 502 and "x-should-retry" not in away.response_headers()  # Dify was briefly away
 
 
 def test_plain_exception_texts():
-    timeout = dify_errors.from_exception(Exception("invocation exited without response after 250 seconds"))
+    timeout = failures.from_exception(Exception("invocation exited without response after 250 seconds"))
     assert timeout.status == 504 and "250 s" in timeout.message
-    garbage = dify_errors.from_exception(Exception("status code: 500 and respond with: <html>oops"))
+    garbage = failures.from_exception(Exception("status code: 500 and respond with: <html>oops"))
     assert garbage.status == 502 and "oops" in garbage.message
 
 
 def test_run_failed_event():
-    err = dify_errors.from_error_event({"code": "invalid_param", "message": "Run failed: node X broke"})
+    err = failures.from_error_event({"code": "invalid_param", "message": "Run failed: node X broke"})
     assert err.status == 502 and err.code == "app_run_failed" and "node X broke" in err.message
 
 
 def test_model_call_failure_is_upstream_even_when_dify_says_400():
-    err = dify_errors.from_error_event({"code": "completion_request_error", "message": "model went away",
+    err = failures.from_error_event({"code": "completion_request_error", "message": "model went away",
                                         "status": 400})
     assert (err.status, err.code) == (502, "model_error") and "model went away" in err.message
 
@@ -90,63 +90,63 @@ def test_text_generator_app_is_named_from_its_form():
     refusal = recorded_refusal("e_completion_chat.http500.json")
     parameters = json.loads((RECORDINGS / "fetch_app.e_completion.json").read_text())["data"]["data"]
     assert parameters["opening_statement"] is None  # what tells a text generator from a chat-type app
-    err = dify_errors.from_exception(refusal, FailureContext(conversational=False))
+    err = failures.from_exception(refusal, FailureContext(conversational=False))
     assert (err.status, err.code) == (502, "app_mode_unsupported")
     assert "text generator" in err.message and "chatflow" in err.message and "workflow" in err.message
-    unsure = dify_errors.from_exception(refusal, FailureContext(conversational=None))
+    unsure = failures.from_exception(refusal, FailureContext(conversational=None))
     assert unsure.code == "dify_internal_error" and "If this app is a text generator" in unsure.message
     assert "Internal Server Error" not in err.message  # Dify's word for it says nothing
 
 
 def test_unknown_conversation_named_by_the_client():
     refusal = recorded_refusal("explicit_unknown_conversation_header.http400.json")
-    failure = dify_errors.parse_exception_text(str(refusal))
-    assert dify_errors.is_unknown_conversation(failure)
+    failure = failures.parse_exception_text(str(refusal))
+    assert failures.is_unknown_conversation(failure)
     cid = "00000000-0000-0000-0000-000000000001"
-    err = dify_errors.from_exception(refusal, FailureContext(conversation_id=cid,
+    err = failures.from_exception(refusal, FailureContext(conversation_id=cid,
                                                              conversation_param="X-Dify-Conversation-Id"))
     assert (err.status, err.code, err.param) == (404, "conversation_not_found", "X-Dify-Conversation-Id")
     assert cid in err.message and "does not know" in err.message and "gave no" not in err.message
     # The same empty 400 without a conversation in the call is some other refusal, and says so plainly.
-    other = dify_errors.from_exception(refusal)
+    other = failures.from_exception(refusal)
     assert other.status == 400 and "no reason" in other.message
 
 
 def test_a_remote_file_dify_cannot_fetch():
-    err = dify_errors.from_exception(recorded_refusal("c_image_https_url.http400.json"))
+    err = failures.from_exception(recorded_refusal("c_image_https_url.http400.json"))
     assert (err.status, err.code) == (400, "file_url_unreachable")
     assert "https://example.com/cat.png" in err.message and "data URL" in err.message
 
 
 def test_agent_blocking_refusal_and_model_errors_recorded_with_a_model():
-    err = dify_errors.from_exception(recorded_refusal("llm/i_chatflow_llm_error_blocking.http400.json"))
+    err = failures.from_exception(recorded_refusal("llm/i_chatflow_llm_error_blocking.http400.json"))
     assert err.code == "app_run_failed" and "rate limit" in err.message
 
 
 def test_the_240_second_cap_on_app_streams():
     cut = Exception("read app failed: http: read on closed response body\nfailed to read system header")
-    err = dify_errors.from_exception(cut, FailureContext(app_ran=True, elapsed=240.2))
+    err = failures.from_exception(cut, FailureContext(app_ran=True, elapsed=240.2))
     assert (err.status, err.code) == (504, "upstream_timeout")
     assert "DIFY_BACKWARDS_INVOCATION_READ_TIMEOUT" in err.message and "240 s" in err.message
     assert "streaming or not" in err.message
-    late = dify_errors.from_exception(Exception("read app failed: unexpected EOF"),
+    late = failures.from_exception(Exception("read app failed: unexpected EOF"),
                                       FailureContext(app_ran=True, elapsed=239.0))
     assert late.code == "upstream_timeout"
-    early = dify_errors.from_exception(Exception("read app failed: unexpected EOF"),
+    early = failures.from_exception(Exception("read app failed: unexpected EOF"),
                                        FailureContext(app_ran=True, elapsed=3.0))
     assert (early.status, early.code) == (502, "upstream_error") and "broke" in early.message
 
 
 def test_a_tool_file_dify_refuses():
     body = '{"code":"invalid_param","message":"ToolFile 2d3963f1-f64c-409b-ad9c-0b5e2134e8a1 not found","status":400}'
-    err = dify_errors.from_exception(Exception(PREFIX.format(400, body)))
+    err = failures.from_exception(Exception(PREFIX.format(400, body)))
     assert (err.status, err.code) == (502, "dify_file_refused") and "https URL" in err.message
 
 
 def test_an_event_the_sdk_cannot_parse_reads_without_pydantic():
     text = ("Failed to parse response: 1 validation error for BackwardsInvocationResponseEvent\ndata\n  Input should "
             "be a valid dictionary [type=dict_type, input_value=[1, 2], input_type=list]")
-    err = dify_errors.from_exception(Exception(text), FailureContext(app_ran=True))
+    err = failures.from_exception(Exception(text), FailureContext(app_ran=True))
     assert err.status == 502 and "validation" not in err.message and "dict" not in err.message
 
 
@@ -160,7 +160,7 @@ def test_an_event_the_sdk_cannot_parse_reads_without_pydantic():
     ("upload file failed, status code: 403, response: {}", 502, "file_upload_failed", "HTTP 403"),
 ])
 def test_upload_failures_name_their_cause(text, want_status, want_code, names):
-    err = dify_errors.upload_failed(Exception(text), "messages[0].content[1]")
+    err = failures.upload_failed(Exception(text), "messages[0].content[1]")
     assert (err.status, err.code) == (want_status, want_code)
     assert names in err.message and "messages[0].content[1]" in err.message
     assert "sign=" not in err.message and "localhost" not in err.message  # nothing of Dify's internals leaks

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 
-from openai_bridge.app import handle
-from openai_bridge.app_form import AppFormCache
-from openai_bridge.app_run import Timing
+from openai_bridge.dify.form import AppFormCache
+from openai_bridge.http.server import handle
+from openai_bridge.run.app_run import Timing
 
 from .fakes import SETTINGS, FakeDify, chat_events, post
 

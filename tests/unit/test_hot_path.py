@@ -7,11 +7,11 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from openai_bridge.app import handle
-from openai_bridge.app_form import AppFormCache
-from openai_bridge.app_run import Timing
-from openai_bridge.data_stream import fill, frame_around
-from openai_bridge.holdback import partial_marker_length
+from openai_bridge.apis.data_stream import fill, frame_around
+from openai_bridge.dify.form import AppFormCache
+from openai_bridge.http.server import handle
+from openai_bridge.run.app_run import Timing
+from openai_bridge.run.holdback import partial_marker_length
 
 from .fakes import SETTINGS, FakeDify, chat_events, post
 

@@ -2,11 +2,11 @@
 
 import json
 
-from openai_bridge.app import handle
-from openai_bridge.app_form import AppFormCache
-from openai_bridge.app_run import Timing
-from openai_bridge.conversation_memory import BUCKETS, PER_BUCKET, ConversationMemory, Thread, thread_of
-from openai_bridge.protocol import ChatMessage
+from openai_bridge.dify.form import AppFormCache
+from openai_bridge.http.server import handle
+from openai_bridge.memory.conversations import BUCKETS, PER_BUCKET, ConversationMemory, Thread, thread_of
+from openai_bridge.run.app_run import Timing
+from openai_bridge.wire.chat import ChatMessage
 
 from .fakes import SETTINGS, FakeDify, chat_events, post
 

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from openai_bridge.chat_request import parse_chat_request
+from openai_bridge.apis.chat.request import parse_chat_request
 from openai_bridge.errors import OpenAIError
-from openai_bridge.request_body import DIFY_BODY_LIMIT
+from openai_bridge.wire.body import DIFY_BODY_LIMIT
 
 USER = [{"role": "user", "content": "hi"}]
 

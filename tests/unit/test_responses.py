@@ -9,10 +9,10 @@ import pytest
 from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import TypeAdapter
 
-from openai_bridge.app import handle
-from openai_bridge.app_form import AppFormCache
-from openai_bridge.app_run import Timing
-from openai_bridge.http import IncomingRequest
+from openai_bridge.dify.form import AppFormCache
+from openai_bridge.http.messages import IncomingRequest
+from openai_bridge.http.server import handle
+from openai_bridge.run.app_run import Timing
 
 from .fakes import SETTINGS, FakeDify, chat_events, post
 

@@ -12,11 +12,11 @@ import time
 
 import pytest
 
-from openai_bridge.app import handle
-from openai_bridge.app_form import AppFormCache
-from openai_bridge.app_run import Timing
-from openai_bridge.http import MAX_CHUNK_BYTES, HttpResponse
-from openai_bridge.request_rules import MAX_STOP_SEQUENCES
+from openai_bridge.apis.rules import MAX_STOP_SEQUENCES
+from openai_bridge.dify.form import AppFormCache
+from openai_bridge.http.messages import MAX_CHUNK_BYTES, HttpResponse
+from openai_bridge.http.server import handle
+from openai_bridge.run.app_run import Timing
 
 from .fakes import SETTINGS, FakeDify, chat_events, post
 
@@ -65,7 +65,7 @@ def test_2_an_unexpected_failure_carries_them_too(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("openai_bridge.app.chat_completions", broken)
+    monkeypatch.setattr("openai_bridge.http.server.chat_completions", broken)
     response, raw = call(post("/v1/chat/completions", CHAT, headers={"Origin": ORIGIN}), FakeDify(), CORS)
     assert response.status == 500 and json.loads(raw)["error"]["code"] == "internal_error"
     assert response.headers["Access-Control-Allow-Origin"] == ORIGIN

@@ -1,7 +1,7 @@
 import pytest
 
 from openai_bridge.errors import OpenAIError
-from openai_bridge.routing import resolve
+from openai_bridge.http.routing import resolve
 
 
 @pytest.mark.parametrize(("method", "path", "name"), [

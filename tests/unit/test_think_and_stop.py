@@ -3,9 +3,9 @@
 import pytest
 
 from openai_bridge.answer import Reasoning, Text
+from openai_bridge.run.stop import StopCutter
+from openai_bridge.run.think import ThinkSplitter
 from openai_bridge.settings import ReasoningMode
-from openai_bridge.stop import StopCutter
-from openai_bridge.think import ThinkSplitter
 
 ANSWER = "<think>\nweighing options\n</think>\n\nThe answer is 42."
 

@@ -1,7 +1,7 @@
 """Dify events -> answer parts, for every app mode and its quirks."""
 
 from openai_bridge.answer import Failure, Finish, Reasoning, Replace, Text, TokenUsage
-from openai_bridge.dify_events import DifyEventTranslator, TranslatorOptions, select_output
+from openai_bridge.dify.events import DifyEventTranslator, TranslatorOptions, select_output
 
 
 def run(events, **options):
@@ -173,7 +173,8 @@ def test_nothing_after_the_end():
 
 
 def test_huge_answers_are_rechunked():
-    from openai_bridge.answer_pipeline import MAX_PART_CHARS, AnswerPipeline
+    from openai_bridge.run.pipeline import MAX_PART_CHARS, AnswerPipeline
+
     from openai_bridge.settings import EndpointSettings
 
     pipeline = AnswerPipeline(EndpointSettings())

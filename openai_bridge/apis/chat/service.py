@@ -1,0 +1,47 @@
+"""Serving `POST /chat/completions`: parse the request, run the app, answer as chunks or one completion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from openai_bridge.apis.chat.completion import ChatResponseBuilder
+from openai_bridge.apis.chat.request import parse_chat_request
+from openai_bridge.apis.chat.stream import ChatStreamWriter
+from openai_bridge.dify.form import AppFormCache
+from openai_bridge.http.messages import HttpResponse, IncomingRequest
+from openai_bridge.ports import DifyPort
+from openai_bridge.run import delivery
+from openai_bridge.run.app_run import AppRun, Timing, requested_conversation, start_app_run
+from openai_bridge.settings import EndpointSettings
+
+ID_PREFIX = "chatcmpl-"
+
+
+def chat_completions(request: IncomingRequest, settings: EndpointSettings, dify: DifyPort, forms: AppFormCache,
+                     timing: Timing = Timing()) -> HttpResponse:
+    chat = parse_chat_request(request.body, request.declared_length)
+    run = start_app_run(request, chat, settings, dify, forms, timing, requested_conversation(request, chat))
+    if isinstance(run, HttpResponse):
+        return run
+    if chat.stream:
+        include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
+        return _stream(run, chat.model, include_usage, timing)
+    return _whole(run, chat.model)
+
+
+def _whole(run: AppRun, model: str) -> HttpResponse:
+    builder = ChatResponseBuilder()
+
+    def render() -> dict[str, Any]:
+        completion_id, created, conversation_id = run.identity(ID_PREFIX)
+        return builder.build(completion_id, created, model, conversation_id).to_dict()
+
+    return delivery.whole(run, builder, render)
+
+
+def _stream(run: AppRun, model: str, include_usage: bool, timing: Timing) -> HttpResponse:
+    def open_writer() -> ChatStreamWriter:
+        completion_id, created, conversation_id = run.identity(ID_PREFIX)
+        return ChatStreamWriter(completion_id, created, model, include_usage, conversation_id)
+
+    return delivery.stream(run, open_writer, timing)
