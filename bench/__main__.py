@@ -345,7 +345,7 @@ def report(results: dict[str, Any], names: list[str], args: argparse.Namespace) 
         f"{mib(mem['probe /app']['idle_rss'])} / {mib(mem['probe /app']['peak_rss'])} |")
     core = results["core"]
     lines.append(f"| Translation core, events/s (in-process) | {core['pipeline_events_per_s']:,.0f} "
-                 f"(+ request path with EventPump: {core['handle_events_per_s']:,.0f}) |" + " - |" * (len(names) + 1))
+                 f"(+ request path, reader thread: {core['handle_events_per_s']:,.0f}) |" + " - |" * (len(names) + 1))
     lines.append("")
     lines.append(f"Baselines: probe /echo_body (no Dify call) "
                  f"{thr['probe /echo_body (no Dify call)']['requests_per_s']:.0f} req/s, probe /app "

@@ -1,7 +1,7 @@
 """The pure translation core's speed, in-process: Dify events in, `chat.completion.chunk` frames out.
 
 Two figures: the translation alone (AnswerPipeline + ChatStreamWriter), and the whole in-process request path
-(`app.handle` with a scripted Dify, the EventPump helper thread and the response generator), without any SDK.
+(`app.handle` with a scripted Dify, the ThreadedReader helper thread and the response generator), without any SDK.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from openai_bridge.apis.chat.stream import ChatStreamWriter
 from openai_bridge.dify.form import AppFormCache
 from openai_bridge.http.messages import IncomingRequest
 from openai_bridge.http.server import handle
-from openai_bridge.run.app_run import Timing
 from openai_bridge.run.pipeline import AnswerPipeline
+from openai_bridge.run.timing import Timing
 from openai_bridge.settings import parse_settings
 
 from .common import ENVELOPE, message_events

@@ -22,5 +22,5 @@ def list_models(settings: EndpointSettings) -> HttpResponse:
 
 def retrieve_model(settings: EndpointSettings, model_id: str) -> HttpResponse:
     if model_id != settings.model_name:
-        return HttpResponse.error(model_not_found(model_id))
+        raise model_not_found(model_id)
     return HttpResponse.json(model_card(settings).model_dump())

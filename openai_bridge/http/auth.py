@@ -17,13 +17,13 @@ def presented_key(request: IncomingRequest) -> str:
     return (request.header("api-key") or request.header("x-api-key")).strip()
 
 
-def check_api_key(request: IncomingRequest, expected: str) -> OpenAIError | None:
+def check_api_key(request: IncomingRequest, expected: str) -> None:
+    """Raises the 401 of a request without the endpoint's key."""
     if not expected:
-        return OpenAIError(401, "This endpoint has no API key configured, so it refuses every request. "
+        raise OpenAIError(401, "This endpoint has no API key configured, so it refuses every request. "
                                 "Ask the Dify admin to set the endpoint's API key.",
                            "invalid_request_error", None, "endpoint_not_configured")
     given = presented_key(request)
     # Constant time over bytes: the comparison must not leak how much of a guess was right.
     if not given or not hmac.compare_digest(given.encode(), expected.encode()):
-        return invalid_api_key()
-    return None
+        raise invalid_api_key()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from openai_bridge.errors import OpenAIError, method_not_allowed, route_not_found
+from openai_bridge.errors import method_not_allowed, route_not_found
 
 # path template -> {method: route name}; "{id}" matches one path segment.
 ROUTES: dict[str, dict[str, str]] = {
@@ -46,8 +46,8 @@ def _match(template: str, path: str) -> dict[str, str] | None:
     return params
 
 
-def resolve(method: str, path: str) -> Route | OpenAIError:
-    """A route, or the 404/405 error to answer. OPTIONS and HEAD match every route (CORS preflight, HEAD as GET)."""
+def resolve(method: str, path: str) -> Route:
+    """The route; raises the 404/405 to answer. OPTIONS and HEAD match every route (CORS preflight, HEAD as GET)."""
     normalized = normalize(path)
     for template, methods in ROUTES.items():
         params = _match(template, normalized)
@@ -58,6 +58,6 @@ def resolve(method: str, path: str) -> Route | OpenAIError:
             return Route("preflight", params, allowed)
         name = methods.get("GET" if method == "HEAD" and "GET" in methods else method)
         if name is None:
-            return method_not_allowed(method, path, list(allowed))
+            raise method_not_allowed(method, path, list(allowed))
         return Route(name, params, allowed)
-    return route_not_found(method, path)
+    raise route_not_found(method, path)

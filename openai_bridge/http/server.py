@@ -1,7 +1,9 @@
 """The request dispatcher: routing, CORS, auth and request ids around the route handlers.
 
-This is the only entry point the plugin calls. Whatever happens inside, the caller gets an HttpResponse with an
-OpenAI error envelope, never an exception (the SDK would turn one into a plain-text 404 or 500).
+This is the only entry point an adapter calls, and the one place errors become responses: every layer below
+raises the OpenAIError it means (or, once a stream has begun, sends it as the stream's last frame), and whatever
+happens inside, the caller gets an HttpResponse with an OpenAI error envelope, never an exception (the SDK would
+turn one into a plain-text 404 or 500).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from openai_bridge.http.cors import cors_headers, preflight
 from openai_bridge.http.messages import HttpResponse, IncomingRequest
 from openai_bridge.http.routing import Route, resolve
 from openai_bridge.ports import DifyPort
-from openai_bridge.run.app_run import Timing
+from openai_bridge.run.timing import Timing
 from openai_bridge.settings import EndpointSettings, parse_settings
 
 logger = logging.getLogger(__name__)
@@ -54,13 +56,9 @@ def handle(request: IncomingRequest, raw_settings: Mapping[str, Any], dify: Dify
 def _dispatch(request: IncomingRequest, settings: EndpointSettings, dify: DifyPort, forms: AppFormCache,
               timing: Timing) -> HttpResponse:
     route = resolve(request.method, request.path)
-    if isinstance(route, OpenAIError):
-        return HttpResponse.error(route)
     if route.name == "preflight":
         return preflight(request, settings.cors_allow_origins, route.allowed)
-    denied = check_api_key(request, settings.api_key)
-    if denied is not None:
-        return HttpResponse.error(denied)
+    check_api_key(request, settings.api_key)
     return _serve(route, request, settings, dify, forms, timing)
 
 

@@ -13,8 +13,10 @@ from typing import Any, Protocol
 from openai_bridge.answer import AnswerPart, Finish
 from openai_bridge.errors import OpenAIError
 from openai_bridge.http.messages import MAX_CHUNK_BYTES, HttpResponse
-from openai_bridge.run.app_run import AppRun, Timing, conversation_header
 from openai_bridge.run.readers import KEEPALIVE
+from openai_bridge.run.run import Run
+from openai_bridge.run.timing import Timing
+from openai_bridge.wire.extensions import conversation_header
 from openai_bridge.wire.sse import KEEPALIVE as KEEPALIVE_FRAME
 from openai_bridge.wire.sse import STREAM_HEADERS
 
@@ -33,7 +35,7 @@ class StreamWriter(Protocol):
     def write(self, part: AnswerPart) -> bytes: ...
 
 
-def collect(run: AppRun, sink: AnswerSink, remember: Callable[[], None] | None = None) -> OpenAIError | None:
+def collect(run: Run, sink: AnswerSink, remember: Callable[[], None] | None = None) -> OpenAIError | None:
     """Feed the whole run to `sink`; the run's failure, or None once the turn is remembered."""
     for batch in run.batches(None):
         if batch is KEEPALIVE:
@@ -46,17 +48,17 @@ def collect(run: AppRun, sink: AnswerSink, remember: Callable[[], None] | None =
     return None
 
 
-def whole(run: AppRun, sink: AnswerSink, render: Callable[[], dict[str, Any]],
+def whole(run: Run, sink: AnswerSink, render: Callable[[], dict[str, Any]],
           remember: Callable[[], None] | None = None) -> HttpResponse:
-    """The run collected into `sink`, answered as `render()` JSON or as its error, with the conversation header."""
+    """The run collected into `sink`, answered as `render()` JSON with the conversation header; raises its error."""
     error = collect(run, sink, remember)
     headers = conversation_header(run.pipeline.envelope.conversation_id)
     if error is not None:
-        return HttpResponse.error(error.with_headers(**headers))
+        raise error.with_headers(**headers)
     return HttpResponse.json(render(), headers=headers)
 
 
-def stream(run: AppRun, open_writer: Callable[[], StreamWriter], timing: Timing,
+def stream(run: Run, open_writer: Callable[[], StreamWriter], timing: Timing,
            remember: Callable[[], None] | None = None) -> HttpResponse:
     """The run as a stream of `open_writer()`'s frames.
 
@@ -95,6 +97,6 @@ def stream(run: AppRun, open_writer: Callable[[], StreamWriter], timing: Timing,
     chunks = body()
     # A body the SDK never starts (its request failed on the way out) would leave Dify's stream being read for
     # nobody; a generator that never started runs no `finally`, so its collection closes the run instead.
-    weakref.finalize(chunks, run.pump.close)
+    weakref.finalize(chunks, run.reader.close)
     return HttpResponse(200, {**STREAM_HEADERS, **conversation_header(run.pipeline.envelope.conversation_id)},
                         chunks)

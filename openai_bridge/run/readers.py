@@ -1,7 +1,8 @@
 """Reading Dify's event stream on a helper thread, so the response can send keep-alives while Dify is silent.
 
-Under the plugin runtime threads are gevent greenlets, so a pump per request is cheap. Closing the pump stops it
-from reading further events, which closes Dify's stream as soon as the client has gone or the answer is complete.
+Under the plugin runtime threads are gevent greenlets, so a reader thread per request is cheap. Closing the reader
+stops it reading further events, which closes Dify's stream as soon as the client has gone or the answer is
+complete. A whole answer, which sends nothing while it waits, reads in the request's own thread instead.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ class _Raised:
         self.error = error
 
 
-class EventPump:
+class ThreadedReader:
     def __init__(self, open_stream: Callable[[], Iterator[Any]]) -> None:
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=256)
         self._closed = threading.Event()
@@ -97,7 +98,7 @@ class EventSource(Protocol):
     def close(self) -> None: ...
 
 
-class DirectEvents:
+class DirectReader:
     """Dify's events read in the request's own thread: for a whole answer, which sends nothing while it waits, a
     reader thread and its queue would only add a hand-over per event."""
 

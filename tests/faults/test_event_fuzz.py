@@ -16,7 +16,7 @@ from werkzeug import Response
 
 from openai_bridge.dify.form import AppFormCache
 from openai_bridge.http.server import handle
-from openai_bridge.run.app_run import Timing
+from openai_bridge.run.timing import Timing
 from tests.fuzz.harness import budget
 from tests.fuzz.oracle import check_envelope, check_stream
 from tests.unit.fakes import FakeDify, post

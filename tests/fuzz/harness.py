@@ -13,7 +13,7 @@ from werkzeug.datastructures import Headers
 from openai_bridge.dify.form import AppFormCache
 from openai_bridge.http.messages import HttpResponse, IncomingRequest
 from openai_bridge.http.server import handle
-from openai_bridge.run.app_run import Timing
+from openai_bridge.run.timing import Timing
 from openai_bridge.wire.body import DIFY_BODY_LIMIT
 
 from .strategies import API_KEY

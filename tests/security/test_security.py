@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from dify_emulator import Emulator
-from openai_bridge.http import auth
 from openai_bridge.dify.form import AppFormCache
+from openai_bridge.http import auth
 from openai_bridge.http.server import handle
 from tests.e2e.conftest import ROOT, scenario
 from tests.faults.support import content_of, tapped_logs

@@ -5,7 +5,7 @@ import json
 from openai_bridge.dify.form import AppFormCache
 from openai_bridge.http.messages import IncomingRequest
 from openai_bridge.http.server import handle
-from openai_bridge.run.app_run import Timing
+from openai_bridge.run.timing import Timing
 
 from .fakes import SETTINGS, FakeDify, chat_events, post
 
@@ -147,7 +147,7 @@ def test_unexpected_exception_is_a_clean_500(monkeypatch):
     def explode(*args):
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr("openai_bridge.run.app_run.plan_chat_call", explode)
+    monkeypatch.setattr("openai_bridge.run.start.plan_chat_call", explode)
     response, body = call(post("/chat/completions", BODY), FakeDify())
     assert response.status == 500 and b"secret internals" not in body
     assert json.loads(body)["error"]["type"] == "server_error"

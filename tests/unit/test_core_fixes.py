@@ -10,14 +10,13 @@ import time
 import pytest
 from werkzeug import Response
 
-from openai_bridge.dify.call import validate_conversation_id
 from openai_bridge.dify.form import AppFormCache
 from openai_bridge.errors import OpenAIError
 from openai_bridge.http.server import handle
 from openai_bridge.memory import bounded
 from openai_bridge.memory.conversations import ConversationMemory, Thread
-from openai_bridge.run.app_run import conversation_header
 from openai_bridge.wire.body import parse_json_object
+from openai_bridge.wire.extensions import conversation_header, validate_conversation_id
 
 from .fakes import SETTINGS, FakeDify, chat_events, post
 

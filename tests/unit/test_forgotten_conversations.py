@@ -11,7 +11,7 @@ import json
 
 from openai_bridge.dify.form import AppFormCache
 from openai_bridge.http.server import handle
-from openai_bridge.run.app_run import Timing
+from openai_bridge.run.timing import Timing
 
 from .fakes import SETTINGS, FakeDify, chat_events, post
 

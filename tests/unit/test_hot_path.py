@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from openai_bridge.apis.data_stream import fill, frame_around
 from openai_bridge.dify.form import AppFormCache
 from openai_bridge.http.server import handle
-from openai_bridge.run.app_run import Timing
 from openai_bridge.run.holdback import partial_marker_length
+from openai_bridge.run.timing import Timing
 
 from .fakes import SETTINGS, FakeDify, chat_events, post
 

@@ -16,7 +16,7 @@ from openai_bridge.apis.rules import MAX_STOP_SEQUENCES
 from openai_bridge.dify.form import AppFormCache
 from openai_bridge.http.messages import MAX_CHUNK_BYTES, HttpResponse
 from openai_bridge.http.server import handle
-from openai_bridge.run.app_run import Timing
+from openai_bridge.run.timing import Timing
 
 from .fakes import SETTINGS, FakeDify, chat_events, post
 

@@ -174,7 +174,6 @@ def test_nothing_after_the_end():
 
 def test_huge_answers_are_rechunked():
     from openai_bridge.run.pipeline import MAX_PART_CHARS, AnswerPipeline
-
     from openai_bridge.settings import EndpointSettings
 
     pipeline = AnswerPipeline(EndpointSettings())

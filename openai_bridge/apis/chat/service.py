@@ -11,7 +11,9 @@ from openai_bridge.dify.form import AppFormCache
 from openai_bridge.http.messages import HttpResponse, IncomingRequest
 from openai_bridge.ports import DifyPort
 from openai_bridge.run import delivery
-from openai_bridge.run.app_run import AppRun, Timing, requested_conversation, start_app_run
+from openai_bridge.run.run import Run
+from openai_bridge.run.start import named_conversation, start_run
+from openai_bridge.run.timing import Timing
 from openai_bridge.settings import EndpointSettings
 
 ID_PREFIX = "chatcmpl-"
@@ -20,16 +22,14 @@ ID_PREFIX = "chatcmpl-"
 def chat_completions(request: IncomingRequest, settings: EndpointSettings, dify: DifyPort, forms: AppFormCache,
                      timing: Timing = Timing()) -> HttpResponse:
     chat = parse_chat_request(request.body, request.declared_length)
-    run = start_app_run(request, chat, settings, dify, forms, timing, requested_conversation(request, chat))
-    if isinstance(run, HttpResponse):
-        return run
+    run = start_run(request, chat, settings, dify, forms, timing, named_conversation(request, chat))
     if chat.stream:
         include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
         return _stream(run, chat.model, include_usage, timing)
     return _whole(run, chat.model)
 
 
-def _whole(run: AppRun, model: str) -> HttpResponse:
+def _whole(run: Run, model: str) -> HttpResponse:
     builder = ChatResponseBuilder()
 
     def render() -> dict[str, Any]:
@@ -39,7 +39,7 @@ def _whole(run: AppRun, model: str) -> HttpResponse:
     return delivery.whole(run, builder, render)
 
 
-def _stream(run: AppRun, model: str, include_usage: bool, timing: Timing) -> HttpResponse:
+def _stream(run: Run, model: str, include_usage: bool, timing: Timing) -> HttpResponse:
     def open_writer() -> ChatStreamWriter:
         completion_id, created, conversation_id = run.identity(ID_PREFIX)
         return ChatStreamWriter(completion_id, created, model, include_usage, conversation_id)

@@ -15,7 +15,8 @@ from openai_bridge.dify.form import AppFormCache
 from openai_bridge.http.messages import HttpResponse, IncomingRequest
 from openai_bridge.ports import DifyPort
 from openai_bridge.run import delivery
-from openai_bridge.run.app_run import Timing, requested_conversation, start_app_run
+from openai_bridge.run.start import named_conversation, start_run
+from openai_bridge.run.timing import Timing
 from openai_bridge.settings import EndpointSettings
 from openai_bridge.wire.chat import Usage
 from openai_bridge.wire.completions import CompletionChoice, TextCompletion
@@ -27,10 +28,8 @@ def completions(request: IncomingRequest, settings: EndpointSettings, dify: Dify
                 timing: Timing) -> HttpResponse:
     chat = to_chat(parse_completion_request(request.body, request.declared_length))
     # Each prompt stands alone: remembering prompts as threads would only push chat threads out of the memory.
-    run = start_app_run(request, chat, settings, dify, forms, timing, requested_conversation(request, chat),
+    run = start_run(request, chat, settings, dify, forms, timing, named_conversation(request, chat),
                         keep_thread=False)
-    if isinstance(run, HttpResponse):
-        return run
     if chat.stream:
         include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
 

@@ -1,7 +1,7 @@
 """Parsing a Responses API request and restating it as a chat completion request.
 
 Everything after parsing (memory modes, system prompts, inputs, files, the Dify call) is shared with Chat
-Completions through `app_run.start_app_run`, so this module only translates: `instructions` become a system
+Completions through `run.start.start_run`, so this module only translates: `instructions` become a system
 message, message items become chat messages, and function calls with their outputs become the assistant tool
 calls and tool messages chat histories carry. Errors found later in chat terms (`messages[2].content[1]`) are
 restated in the request's own terms (`input[1].content[1]`).

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import NoReturn
 
 from openai_bridge.apis.responses.output import ResponseBuilder, ResponseEcho
 from openai_bridge.apis.responses.request import ResponsesCall, parse_responses_request
@@ -23,9 +24,12 @@ from openai_bridge.http.messages import HttpResponse, IncomingRequest
 from openai_bridge.memory.conversations import ConversationMemory, Lookup, ResponseRecord
 from openai_bridge.ports import DifyPort
 from openai_bridge.run import delivery
-from openai_bridge.run.app_run import CONVERSATION_HEADER, AppRun, Timing, requested_conversation, start_app_run
+from openai_bridge.run.run import Run
+from openai_bridge.run.start import named_conversation, start_run
+from openai_bridge.run.timing import Timing
 from openai_bridge.settings import EndpointSettings
 from openai_bridge.wire.chat import ChatMessage
+from openai_bridge.wire.extensions import CONVERSATION_HEADER
 
 logger = logging.getLogger(__name__)
 
@@ -38,11 +42,9 @@ def create_response(request: IncomingRequest, settings: EndpointSettings, dify: 
     named, earlier = _continued_conversation(request, call, ConversationMemory(dify, dify.endpoint_id,
                                                                                settings.app_id))
     try:
-        run = start_app_run(request, call.chat, settings, dify, forms, timing, named, earlier_turns=earlier)
+        run = start_run(request, call.chat, settings, dify, forms, timing, named, earlier_turns=earlier)
     except OpenAIError as error:
         raise call.in_request_terms(error) from None
-    if isinstance(run, HttpResponse):
-        return run
     echo = ResponseEcho.of(call.request)
     remember = _remembering(run, call, echo.store)
 
@@ -56,19 +58,19 @@ def create_response(request: IncomingRequest, settings: EndpointSettings, dify: 
     return delivery.whole(run, whole, lambda: whole.response().model_dump(), remember)
 
 
-def retrieve_response(response_id: str) -> HttpResponse:
-    return HttpResponse.error(OpenAIError(
+def retrieve_response(response_id: str) -> NoReturn:
+    raise OpenAIError(
         404,
         f"Response '{response_id[:80]}' not found: this endpoint does not store responses. It only remembers "
         "which Dify conversation a response belongs to, so that 'previous_response_id' can continue it; the "
         "conversation itself is in the Dify app's logs.",
-        "invalid_request_error", None, "not_found"))
+        "invalid_request_error", None, "not_found")
 
 
 def _continued_conversation(request: IncomingRequest, call: ResponsesCall,
                             memory: ConversationMemory) -> tuple[Continuation | None, list[str]]:
     """The conversation the request continues, and the stored dialogue to seed a new one with instead."""
-    explicit = requested_conversation(request, call.chat)
+    explicit = named_conversation(request, call.chat)
     previous = call.request.previous_response_id
     if not previous:
         return explicit, []
@@ -90,7 +92,7 @@ def _continued_conversation(request: IncomingRequest, call: ResponsesCall,
     return Continuation(found.conversation_id, Source.RESPONSE, response_id=previous), []
 
 
-def _remembering(run: AppRun, call: ResponsesCall, store: bool) -> Callable[[], None]:
+def _remembering(run: Run, call: ResponsesCall, store: bool) -> Callable[[], None]:
     def remember() -> None:
         run.remember()
         response_id, _, conversation_id = run.identity(ID_PREFIX)

@@ -1,11 +1,11 @@
-"""Running the Dify app for any OpenAI API: plan the call, start it, and read its answer as parts.
+"""Starting a Dify run for any OpenAI API: which conversation it continues, the call it makes, its first event.
 
 Chat Completions, Responses and legacy Completions differ only in how they parse requests and render answers;
-everything between (conversation memory, inputs, files, the first-event wait, keep-alives, error mapping) is here.
+everything between (conversation memory, inputs, files, the first-event wait, error mapping) starts here.
 
-Dify is always invoked in streaming mode, also for non-streaming requests, so long runs never hit Dify's blocking
-time limits. A run is returned only once Dify's first event (or refusal) is in, so that a refusal before the run
-starts is a real HTTP error the SDKs raise as such, while a slow start still lets a stream begin.
+Dify is always invoked in streaming mode, also for non-streaming requests. A run is handed over only once Dify's
+first event (or refusal) is in, so that a refusal before the run starts is a real HTTP error the SDKs raise as such,
+while a slow start still lets a stream begin. A refusal is raised as the OpenAIError it maps to.
 """
 
 from __future__ import annotations
@@ -13,59 +13,30 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
-import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from openai_bridge.answer import AnswerPart, Failure
 from openai_bridge.dify import failures
-from openai_bridge.dify.call import (
-    UUID_PATTERN,
-    Continuation,
-    DifyCall,
-    Source,
-    plan_chat_call,
-    validate_conversation_id,
-)
+from openai_bridge.dify.call import Continuation, DifyCall, Source, plan_chat_call
 from openai_bridge.dify.failures import DifyFailure, FailureContext
 from openai_bridge.dify.files import check_fits, extract_attachments, file_variable, to_file_inputs
 from openai_bridge.dify.form import AppForm, AppFormCache
 from openai_bridge.dify.transcript import last_user_index
 from openai_bridge.errors import OpenAIError
-from openai_bridge.http.messages import HttpResponse, IncomingRequest
+from openai_bridge.http.messages import IncomingRequest
 from openai_bridge.memory.conversations import ConversationMemory, ResponseRecord, Thread, thread_of
 from openai_bridge.ports import DifyPort
 from openai_bridge.run.pipeline import AnswerPipeline
-from openai_bridge.run.readers import KEEPALIVE, DirectEvents, EventPump, EventSource
+from openai_bridge.run.readers import KEEPALIVE, DirectReader, EventSource, ThreadedReader
+from openai_bridge.run.run import Run
+from openai_bridge.run.timing import Timing
 from openai_bridge.settings import EndpointSettings, MemoryMode
 from openai_bridge.wire.chat import ChatCompletionRequest, ChatMessage
+from openai_bridge.wire.extensions import CONVERSATION_HEADER, validate_conversation_id
 
 logger = logging.getLogger(__name__)
-
-CONVERSATION_HEADER = "X-Dify-Conversation-Id"
-# At most this many waiting events are translated into one batch.
-MAX_BATCH_EVENTS = 64
-
-
-@dataclass(frozen=True)
-class Timing:
-    first_event_wait: float = 5.0  # how long an error may still become a real HTTP status
-    keepalive_interval: float = 10.0  # clients and proxies give up on silent streams after 15 s or more
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Timing:
-        """Operators (and tests) may tune both through OPENAI_BRIDGE_FIRST_EVENT_WAIT / _KEEPALIVE_INTERVAL."""
-        def seconds(name: str, default: float) -> float:
-            try:
-                value = float(env.get(name, default))
-            except ValueError:
-                return default
-            return value if 0 < value <= 300 else default
-
-        return cls(seconds("OPENAI_BRIDGE_FIRST_EVENT_WAIT", cls.first_event_wait),
-                   seconds("OPENAI_BRIDGE_KEEPALIVE_INTERVAL", cls.keepalive_interval))
 
 
 def caller_identity(request: IncomingRequest, chat: ChatCompletionRequest) -> str:
@@ -75,7 +46,7 @@ def caller_identity(request: IncomingRequest, chat: ChatCompletionRequest) -> st
     return f"{key}|{user}|{request.header('X-OpenWebUI-User-Id')}"
 
 
-def requested_conversation(request: IncomingRequest, chat: ChatCompletionRequest) -> Continuation | None:
+def named_conversation(request: IncomingRequest, chat: ChatCompletionRequest) -> Continuation | None:
     """A Dify conversation the caller names explicitly (body `conversation_id` or the header), validated."""
     if chat.conversation_id:
         return Continuation(validate_conversation_id(chat.conversation_id, "conversation_id"), Source.CLIENT,
@@ -86,89 +57,6 @@ def requested_conversation(request: IncomingRequest, chat: ChatCompletionRequest
     return Continuation(validate_conversation_id(header, CONVERSATION_HEADER), Source.CLIENT, CONVERSATION_HEADER)
 
 
-def conversation_header(conversation_id: str) -> dict[str, str]:
-    # The id comes from Dify's events: only a well-formed one goes into a header (no CR/LF injection).
-    if not conversation_id or not UUID_PATTERN.match(conversation_id):
-        return {}
-    return {CONVERSATION_HEADER: conversation_id}
-
-
-@dataclass
-class AppRun:
-    """A started Dify run: its first parts are translated, the rest is read on demand."""
-
-    pump: EventSource
-    pipeline: AnswerPipeline
-    first_parts: list[AnswerPart]
-    memory: ConversationMemory
-    # The thread to remember the answer under (the messages up to the new user message), and the history it
-    # continued, which the answer consumes; None when this request keeps no thread memory.
-    thread: list[ChatMessage] | None = None
-    continued: Thread | None = None
-    caller: str = ""
-    context: FailureContext = field(default_factory=FailureContext)
-    started_at: float = field(default_factory=time.monotonic)
-    # Whether Dify's first event is in; a run handed over before it (a slow start) begins its stream silently.
-    heard: bool = True
-    _unnamed: str = field(default_factory=lambda: uuid.uuid4().hex)  # the id of a run Dify never named
-
-    def identity(self, prefix: str) -> tuple[str, int, str]:
-        """Response id (from Dify's message or run id), creation time and Dify conversation id."""
-        env = self.pipeline.envelope
-        run_id = env.message_id or env.workflow_run_id or self._unnamed
-        return f"{prefix}{run_id}", env.created_at or int(time.time()), env.conversation_id
-
-    def batches(self, keepalive_after: float | None) -> Iterator[list[AnswerPart] | object]:
-        """Lists of answer parts as Dify sends events; KEEPALIVE after `keepalive_after` seconds of silence.
-
-        Events already waiting when one arrives join its list, so a burst is written to the client at once (one
-        stdio line instead of one per event); nothing ever waits for more events.
-        """
-        try:
-            yield self.first_parts if self.heard else KEEPALIVE
-            ended = False
-            while not ended and not self.pipeline.finished:
-                parts, ended = self._next(keepalive_after)
-                if parts is KEEPALIVE:
-                    yield KEEPALIVE
-                    continue
-                waiting = MAX_BATCH_EVENTS
-                while not ended and not self.pipeline.finished and waiting and self.pump.ready():
-                    more, ended = self._next(0)
-                    if more is KEEPALIVE:
-                        break
-                    parts += more  # type: ignore[operator]
-                    waiting -= 1
-                yield parts
-        finally:
-            self.pump.close()
-
-    def _next(self, timeout: float | None) -> tuple[list[AnswerPart] | object, bool]:
-        """The parts of Dify's next event (KEEPALIVE after `timeout` s of silence), and whether the stream ended."""
-        try:
-            event = self.pump.next(timeout)
-        except StopIteration:
-            self.heard = True
-            return self.pipeline.close(), True
-        except Exception as exc:  # noqa: BLE001 - a broken stream is an upstream failure
-            context = FailureContext(True, self.context.conversation_id, elapsed=time.monotonic() - self.started_at,
-                                     conversational=self.context.conversational)
-            return [Failure(failures.from_exception(exc, context))], True
-        if event is KEEPALIVE:
-            return KEEPALIVE, False
-        self.heard = True
-        return self.pipeline.feed(event), False
-
-    def remember(self) -> None:
-        """Store the finished turn so the thread's next request continues the same Dify conversation."""
-        conversation_id = self.pipeline.envelope.conversation_id
-        if self.thread is None or not conversation_id:
-            return
-        after = thread_of(self.caller, [*self.thread, ChatMessage(role="assistant", content=self.pipeline.answer)])
-        if after is not None:
-            self.memory.advance(self.continued, after, conversation_id)
-
-
 @dataclass(frozen=True)
 class _Refusal:
     """Dify refused the call before its first event."""
@@ -177,10 +65,10 @@ class _Refusal:
     error: OpenAIError
 
 
-def start_app_run(request: IncomingRequest, chat: ChatCompletionRequest, settings: EndpointSettings,
+def start_run(request: IncomingRequest, chat: ChatCompletionRequest, settings: EndpointSettings,
                   dify: DifyPort, forms: AppFormCache, timing: Timing, named: Continuation | None = None, *,
-                  earlier_turns: Sequence[str] = (), keep_thread: bool = True) -> AppRun | HttpResponse:
-    """Plan the Dify call for `chat` and start it; an HttpResponse when it cannot start.
+                  earlier_turns: Sequence[str] = (), keep_thread: bool = True) -> Run:
+    """Plan the Dify call for `chat` and start it; raises the OpenAIError of a call that cannot start.
 
     `named`: the conversation the request itself continues (a client id or a previous response's); otherwise thread
     memory looks one up. `keep_thread`: whether this API keeps thread memory at all.
@@ -196,7 +84,7 @@ def start_app_run(request: IncomingRequest, chat: ChatCompletionRequest, setting
         try:
             file_inputs = to_file_inputs(attachments, variable, dify.upload_file)
         except Exception as exc:  # noqa: BLE001 - Dify refusing the upload is Dify's failure, or its settings'
-            return HttpResponse.error(failures.upload_failed(exc, attachments[0].param))
+            raise failures.upload_failed(exc, attachments[0].param) from exc
 
     thread: list[ChatMessage] | None = None
     continued: Thread | None = None
@@ -225,9 +113,9 @@ def start_app_run(request: IncomingRequest, chat: ChatCompletionRequest, setting
         earlier = _forget(memory, continuation) or earlier_turns
         pipeline, context, started = attempt(None, earlier)
     if isinstance(started, _Refusal):
-        return HttpResponse.error(started.error)
-    pump, first_parts = started
-    return AppRun(pump, pipeline, first_parts or [], memory, thread, continued, caller, context,
+        raise started.error
+    reader, first_parts = started
+    return Run(reader, pipeline, first_parts or [], memory, thread, continued, caller, context,
                   heard=first_parts is not None)
 
 
@@ -260,20 +148,20 @@ def _first_event(dify: DifyPort, call: DifyCall, pipeline: AnswerPipeline, timin
         return dify.invoke_app(call.app_id, call.query, call.inputs, call.conversation_id)
 
     # A stream reads Dify on a helper thread, so it can send keep-alives and begin before a slow first event.
-    pump: EventSource = EventPump(invoke) if streaming else DirectEvents(invoke)
+    reader: EventSource = ThreadedReader(invoke) if streaming else DirectReader(invoke)
     try:
-        first = pump.next(timing.first_event_wait)
+        first = reader.next(timing.first_event_wait)
     except StopIteration:
-        return pump, pipeline.close()
+        return reader, pipeline.close()
     except Exception as exc:  # noqa: BLE001 - any refusal from Dify becomes an OpenAI error
-        pump.close()
+        reader.close()
         failure = failures.parse_exception_text(str(exc))
         return _Refusal(failure, failures.classify(failure, context))
     if first is KEEPALIVE:
-        return pump, None
+        return reader, None
     parts = pipeline.feed(first)
     failed = next((p for p in parts if isinstance(p, Failure)), None)
     if failed is not None:
-        pump.close()
+        reader.close()
         return _Refusal(None, failed.error)
-    return pump, parts
+    return reader, parts

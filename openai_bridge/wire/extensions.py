@@ -1,0 +1,30 @@
+"""This plugin's extensions to the OpenAI wire format: the Dify conversation a request continues, and its header.
+
+A client may name the conversation (`conversation_id` in the body, the `X-Dify-Conversation-Id` header), and every
+response names it back. Both directions go through here, so only a well-formed id ever reaches a header.
+"""
+
+from __future__ import annotations
+
+import re
+
+from openai_bridge.errors import invalid_request
+
+CONVERSATION_HEADER = "X-Dify-Conversation-Id"
+# \Z, not $: "$" also matches before a trailing newline, and these ids end up in response headers.
+UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
+
+
+def validate_conversation_id(value: str, param: str) -> str:
+    # Dify answers an unknown id with an empty 400 and a malformed one with a 500: check before calling.
+    if not UUID_PATTERN.match(value.strip()):
+        raise invalid_request(f"'{param}' must be a Dify conversation id (a UUID), got {value[:64]!r}.", param,
+                              "invalid_conversation_id")
+    return value.strip().lower()
+
+
+def conversation_header(conversation_id: str) -> dict[str, str]:
+    # The id comes from Dify's events: only a well-formed one goes into a header (no CR/LF injection).
+    if not conversation_id or not UUID_PATTERN.match(conversation_id):
+        return {}
+    return {CONVERSATION_HEADER: conversation_id}
