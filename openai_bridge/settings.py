@@ -6,6 +6,7 @@ app-selector as `{"app_id", "inputs", "files", "type"}`, and may omit optional s
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,15 +27,32 @@ class ReasoningMode(StrEnum):
 
 
 DEFAULT_MODEL_NAME = "dify-app"
+# The endpoint's main app and this many more, each served under its own model name.
+EXTRA_APP_SLOTS = 4
+
+
+@dataclass(frozen=True)
+class AppChoice:
+    """One app the endpoint serves, and the model name clients pick it by."""
+
+    model_name: str
+    app_id: str
+    app_inputs: dict[str, Any] = field(default_factory=dict)
+    memory_mode: MemoryMode = MemoryMode.CONVERSATION
 
 
 @dataclass(frozen=True)
 class EndpointSettings:
+    """The endpoint's settings, with the app of the request being served in `app_id`, `model_name` ... (the main
+    app until `serving` picks another)."""
+
     api_key: str = ""
     app_id: str = ""
     app_inputs: dict[str, Any] = field(default_factory=dict)
     memory_mode: MemoryMode = MemoryMode.CONVERSATION
     model_name: str = DEFAULT_MODEL_NAME
+    apps: tuple[AppChoice, ...] = ()  # every configured app, the main one first
+    user_variable: str = ""
     show_agent_steps: bool = True
     reasoning_mode: ReasoningMode = ReasoningMode.SPLIT
     query_variable: str = "query"
@@ -42,6 +60,17 @@ class EndpointSettings:
     system_prompt_variable: str = "system_prompt"
     file_variable: str = ""
     cors_allow_origins: tuple[str, ...] = ()
+
+    def serving(self, model: str) -> EndpointSettings:
+        """These settings for the app `model` names; an unknown name is served by the main app, so that clients
+        which hard-code a model name keep working."""
+        wanted = model.strip()
+        choice = next((a for a in self.apps if a.model_name == wanted), None) or \
+            next((a for a in self.apps if a.model_name.lower() == wanted.lower()), None)
+        if choice is None:
+            return self
+        return dataclasses.replace(self, app_id=choice.app_id, app_inputs=choice.app_inputs,
+                                   memory_mode=choice.memory_mode, model_name=choice.model_name)
 
 
 def _text(value: object) -> str:
@@ -67,20 +96,40 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._:/-]+", "-", name).strip("-")
 
 
+def _app(raw: object) -> tuple[str, dict[str, Any]]:
+    if isinstance(raw, Mapping):
+        inputs = raw.get("inputs")
+        return _text(raw.get("app_id")), dict(inputs) if isinstance(inputs, Mapping) else {}
+    return _text(raw), {}
+
+
+def _apps(raw: Mapping[str, Any], memory_mode: MemoryMode) -> tuple[AppChoice, ...]:
+    """The configured apps, main first: slot 1 is `app_id` / `model_name`, slot n is `app_<n>` / `app_<n>_...`."""
+    slots = [(raw.get("app_id") or raw.get("app"), raw.get("model_name"), None, DEFAULT_MODEL_NAME)]
+    slots += [(raw.get(f"app_{n}"), raw.get(f"app_{n}_model_name"), raw.get(f"app_{n}_memory_mode"),
+               f"{DEFAULT_MODEL_NAME}-{n}") for n in range(2, EXTRA_APP_SLOTS + 2)]
+    apps: list[AppChoice] = []
+    for selector, name, mode, default_name in slots:
+        app_id, inputs = _app(selector)
+        model_name = _slug(_text(name)) or default_name
+        if app_id and all(a.model_name != model_name for a in apps):
+            apps.append(AppChoice(model_name, app_id, inputs, _choice(MemoryMode, mode, memory_mode)))
+    return tuple(apps)
+
+
 def parse_settings(raw: Mapping[str, Any]) -> EndpointSettings:
-    app = raw.get("app_id") or raw.get("app")
-    if isinstance(app, Mapping):
-        app_id = _text(app.get("app_id"))
-        app_inputs = dict(app.get("inputs") or {}) if isinstance(app.get("inputs"), Mapping) else {}
-    else:
-        app_id, app_inputs = _text(app), {}
+    memory_mode = _choice(MemoryMode, raw.get("memory_mode"), MemoryMode.CONVERSATION)
+    apps = _apps(raw, memory_mode)
+    main = apps[0] if apps else AppChoice(_slug(_text(raw.get("model_name"))) or DEFAULT_MODEL_NAME, "")
     origins = tuple(o.strip() for o in _text(raw.get("cors_allow_origins")).split(",") if o.strip())
     return EndpointSettings(
         api_key=_text(raw.get("api_key")),
-        app_id=app_id,
-        app_inputs=app_inputs,
-        memory_mode=_choice(MemoryMode, raw.get("memory_mode"), MemoryMode.CONVERSATION),
-        model_name=_slug(_text(raw.get("model_name"))) or DEFAULT_MODEL_NAME,
+        app_id=main.app_id,
+        app_inputs=main.app_inputs,
+        memory_mode=main.memory_mode,
+        model_name=main.model_name,
+        apps=apps,
+        user_variable=_text(raw.get("user_variable")),
         show_agent_steps=_flag(raw.get("show_agent_steps"), True),
         reasoning_mode=_choice(ReasoningMode, raw.get("reasoning_mode"), ReasoningMode.SPLIT),
         query_variable=_text(raw.get("query_variable")) or "query",

@@ -35,6 +35,31 @@ SEED_HISTORY_VARIABLE = "messages"
 
 
 @dataclass(frozen=True)
+class Caller:
+    """Who is asking, as far as the request says: Dify runs every plugin call as one anonymous user."""
+
+    id: str = ""
+    name: str = ""
+    email: str = ""
+    role: str = ""
+
+
+def identity_inputs(variable: str, caller: Caller, form: AppForm) -> dict[str, str]:
+    """The caller's identity for the app's declared identity inputs (`<variable>`, `<variable>_name`, ...)."""
+    if not variable:
+        return {}
+    fields = {variable: caller.id, f"{variable}_name": caller.name, f"{variable}_email": caller.email,
+              f"{variable}_role": caller.role}
+    inputs: dict[str, str] = {}
+    for name, value in fields.items():
+        declared = form.get(name)
+        if declared is not None and value:
+            # Dify refuses a text longer than the variable takes; an identity is better cut than refused.
+            inputs[name] = value[: declared.max_length] if declared.max_length else value
+    return inputs
+
+
+@dataclass(frozen=True)
 class DifyCall:
     app_id: str
     query: str
@@ -90,7 +115,7 @@ def _too_deep(value: Any, limit: int = MAX_INPUT_DEPTH) -> bool:
 
 
 def build_inputs(request: ChatCompletionRequest, settings: EndpointSettings, form: AppForm, query: str,
-                 system: str) -> dict[str, Any]:
+                 system: str, caller: Caller) -> dict[str, Any]:
     for name, value in (request.inputs or {}).items():
         if _too_deep(value):
             raise invalid_request(f"The value of inputs.{name} is nested more than {MAX_INPUT_DEPTH} levels deep.",
@@ -102,6 +127,8 @@ def build_inputs(request: ChatCompletionRequest, settings: EndpointSettings, for
         inputs.setdefault(settings.system_prompt_variable, system)
     if form.has(SEED_HISTORY_VARIABLE):
         inputs.setdefault(SEED_HISTORY_VARIABLE, history_json(request.messages))
+    # Over the request's own inputs: the admin named these for the caller's identity.
+    inputs.update(identity_inputs(settings.user_variable, caller, form))
     return inputs
 
 
@@ -121,7 +148,7 @@ def check_required_inputs(form: AppForm, inputs: dict[str, Any]) -> None:
 
 def plan_chat_call(request: ChatCompletionRequest, settings: EndpointSettings, form: AppForm, *,
                    continuation: Continuation | None = None, earlier_turns: Sequence[str] = (),
-                   extra_inputs: dict[str, Any] | None = None) -> DifyCall:
+                   extra_inputs: dict[str, Any] | None = None, caller: Caller = Caller()) -> DifyCall:
     """`earlier_turns`: the dialogue before this request, when the request does not carry it (a Responses chain
     re-seeded from what the plugin stored), as transcript text."""
     messages = request.messages
@@ -144,6 +171,6 @@ def plan_chat_call(request: ChatCompletionRequest, settings: EndpointSettings, f
     else:
         query = with_system_prompt(message_text, query_system)
 
-    inputs = {**build_inputs(request, settings, form, query, system), **(extra_inputs or {})}
+    inputs = {**build_inputs(request, settings, form, query, system, caller), **(extra_inputs or {})}
     check_required_inputs(form, inputs)
     return DifyCall(settings.app_id, query, inputs, continuation.conversation_id if continuation else None)

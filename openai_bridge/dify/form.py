@@ -19,6 +19,7 @@ class InputVariable:
     allowed_types: tuple[str, ...] = ()
     allowed_methods: tuple[str, ...] = ()
     max_files: int = 1
+    max_length: int = 0  # text kinds: the longest value Dify accepts (0: no limit)
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ def parse_app_form(parameters: Mapping[str, Any]) -> AppForm:
                 tuple(str(t) for t in spec.get("allowed_file_types") or ()),
                 tuple(str(m) for m in spec.get("allowed_file_upload_methods") or ()),
                 _int(spec.get("max_length"), 5) if kind == "file-list" else 1,
+                _int(spec.get("max_length"), 0) if kind in {"text-input", "paragraph"} else 0,
             ))
     declared = parameters.get("file_upload")
     file_upload: Mapping[str, Any] = declared if isinstance(declared, Mapping) else {}

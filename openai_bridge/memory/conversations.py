@@ -63,9 +63,9 @@ class Thread:
     digest: str
 
 
-def thread_of(caller: str, messages: list[ChatMessage]) -> Thread | None:
+def thread_of(owner: str, messages: list[ChatMessage]) -> Thread | None:
     """The history's memory identity; None for a history with nothing to continue (no message but system ones)."""
-    digest = hashlib.sha256(caller.encode())
+    digest = hashlib.sha256(owner.encode())
     root: bytes | None = None
     for message in messages:
         if message.role in {"system", "developer"}:
@@ -76,7 +76,7 @@ def thread_of(caller: str, messages: list[ChatMessage]) -> Thread | None:
         digest.update(b"\x1e")
     if root is None:
         return None
-    return Thread(_bucket(caller.encode() + b"\x1e" + root), digest.hexdigest())
+    return Thread(_bucket(owner.encode() + b"\x1e" + root), digest.hexdigest())
 
 
 def _bucket(value: bytes) -> int:

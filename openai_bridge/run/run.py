@@ -34,7 +34,7 @@ class Run:
     # continued, which the answer consumes; None when this request keeps no thread memory.
     thread: list[ChatMessage] | None = None
     continued: Thread | None = None
-    caller: str = ""
+    owner: str = ""  # whose thread it is (run.start.thread_owner)
     context: FailureContext = field(default_factory=FailureContext)
     started_at: float = field(default_factory=time.monotonic)
     # Whether Dify's first event is in; a run handed over before it (a slow start) begins its stream silently.
@@ -93,6 +93,6 @@ class Run:
         conversation_id = self.pipeline.envelope.conversation_id
         if self.thread is None or not conversation_id:
             return
-        after = thread_of(self.caller, [*self.thread, ChatMessage(role="assistant", content=self.pipeline.answer)])
+        after = thread_of(self.owner, [*self.thread, ChatMessage(role="assistant", content=self.pipeline.answer)])
         if after is not None:
             self.memory.advance(self.continued, after, conversation_id)

@@ -19,7 +19,7 @@ from typing import Any
 
 from openai_bridge.answer import AnswerPart, Failure
 from openai_bridge.dify import failures
-from openai_bridge.dify.call import Continuation, DifyCall, Source, plan_chat_call
+from openai_bridge.dify.call import Caller, Continuation, DifyCall, Source, plan_chat_call
 from openai_bridge.dify.failures import DifyFailure, FailureContext
 from openai_bridge.dify.files import check_fits, extract_attachments, file_variable, to_file_inputs
 from openai_bridge.dify.form import AppForm, AppFormCache
@@ -39,11 +39,26 @@ from openai_bridge.wire.extensions import CONVERSATION_HEADER, validate_conversa
 logger = logging.getLogger(__name__)
 
 
-def caller_identity(request: IncomingRequest, chat: ChatCompletionRequest) -> str:
-    """Who is talking: Dify runs every plugin call as one anonymous user, so threads are kept apart here."""
+def thread_owner(request: IncomingRequest, chat: ChatCompletionRequest) -> str:
+    """Whose threads these are: Dify runs every plugin call as one anonymous user, so threads are kept apart here."""
     key = hashlib.sha256(request.header("Authorization").encode()).hexdigest()[:16]
     user = json.dumps(chat.user, sort_keys=True, ensure_ascii=False, default=str)
     return f"{key}|{user}|{request.header('X-OpenWebUI-User-Id')}"
+
+
+OPEN_WEBUI_USER = "X-OpenWebUI-User-"
+
+
+def caller_of(request: IncomingRequest, chat: ChatCompletionRequest) -> Caller:
+    """Who is asking: Open WebUI's user headers (when its admin forwards them), else the OpenAI `user` field."""
+    headers = {field: request.header(OPEN_WEBUI_USER + field.capitalize()).strip()
+               for field in ("id", "name", "email", "role")}
+    if any(headers.values()):
+        return Caller(**headers)
+    user = chat.user
+    if isinstance(user, dict):  # Open WebUI pipelines send the user as an object
+        return Caller(*(str(user.get(field) or "") for field in ("id", "name", "email", "role")))
+    return Caller(user.strip()) if isinstance(user, str) else Caller()
 
 
 def named_conversation(request: IncomingRequest, chat: ChatCompletionRequest) -> Continuation | None:
@@ -78,7 +93,8 @@ def start_run(request: IncomingRequest, chat: ChatCompletionRequest, settings: E
     variable = file_variable(form, settings.file_variable)
     check_fits(attachments, form, variable, settings.file_variable)
     memory = ConversationMemory(dify, dify.endpoint_id, settings.app_id)
-    caller = caller_identity(request, chat)
+    owner = thread_owner(request, chat)
+    caller = caller_of(request, chat)
     file_inputs = {}
     if attachments and variable is not None:
         try:
@@ -92,14 +108,14 @@ def start_run(request: IncomingRequest, chat: ChatCompletionRequest, settings: E
     if keep_thread and named is None and settings.memory_mode is MemoryMode.CONVERSATION:
         last = last_user_index(chat.messages)
         thread = chat.messages[: last + 1]
-        continued = thread_of(caller, chat.messages[:last])
+        continued = thread_of(owner, chat.messages[:last])
         found = memory.find(continued) if continued is not None else None
         continuation = Continuation(found, Source.MEMORY) if found else None
 
     def attempt(continuation: Continuation | None, earlier: Sequence[str]) -> tuple[
             AnswerPipeline, FailureContext, tuple[EventSource, list[AnswerPart] | None] | _Refusal]:
         call = plan_chat_call(chat, settings, form, continuation=continuation, earlier_turns=earlier,
-                              extra_inputs=file_inputs)
+                              extra_inputs=file_inputs, caller=caller)
         pipeline = AnswerPipeline(settings, [chat.stop] if isinstance(chat.stop, str) else list(chat.stop or []),
                                   streaming=bool(chat.stream))
         context = _context_of(continuation, form)
@@ -115,7 +131,7 @@ def start_run(request: IncomingRequest, chat: ChatCompletionRequest, settings: E
     if isinstance(started, _Refusal):
         raise started.error
     reader, first_parts = started
-    return Run(reader, pipeline, first_parts or [], memory, thread, continued, caller, context,
+    return Run(reader, pipeline, first_parts or [], memory, thread, continued, owner, context,
                   heard=first_parts is not None)
 
 

@@ -22,6 +22,7 @@ ID_PREFIX = "chatcmpl-"
 def chat_completions(request: IncomingRequest, settings: EndpointSettings, dify: DifyPort, forms: AppFormCache,
                      timing: Timing = Timing()) -> HttpResponse:
     chat = parse_chat_request(request.body, request.declared_length)
+    settings = settings.serving(chat.model)
     run = start_run(request, chat, settings, dify, forms, timing, named_conversation(request, chat))
     if chat.stream:
         include_usage = bool(chat.stream_options and chat.stream_options.include_usage)

@@ -27,6 +27,7 @@ ID_PREFIX = "cmpl-"
 def completions(request: IncomingRequest, settings: EndpointSettings, dify: DifyPort, forms: AppFormCache,
                 timing: Timing) -> HttpResponse:
     chat = to_chat(parse_completion_request(request.body, request.declared_length))
+    settings = settings.serving(chat.model)
     # Each prompt stands alone: remembering prompts as threads would only push chat threads out of the memory.
     run = start_run(request, chat, settings, dify, forms, timing, named_conversation(request, chat),
                         keep_thread=False)

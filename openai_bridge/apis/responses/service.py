@@ -39,6 +39,7 @@ ID_PREFIX = "resp_"
 def create_response(request: IncomingRequest, settings: EndpointSettings, dify: DifyPort, forms: AppFormCache,
                     timing: Timing) -> HttpResponse:
     call = parse_responses_request(request.body, request.declared_length)
+    settings = settings.serving(call.chat.model)
     named, earlier = _continued_conversation(request, call, ConversationMemory(dify, dify.endpoint_id,
                                                                                settings.app_id))
     try:
