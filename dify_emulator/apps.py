@@ -1,8 +1,9 @@
 """The emulated Dify apps: `app` and `fetch_app` backwards invocations.
 
 Checks run in Dify's order (`PluginAppBackwardsInvocation.invoke_app` and the app generators): app lookup,
-missing query, agent-chat blocking, conversation lookup, input validation. Only an invocation that gets past
-them consumes a scripted reply.
+the app's mode (a completion app fails with a 500, a mode the plugin path does not know with 400 "unexpected
+app type"), missing query, agent-chat blocking, conversation lookup, input validation. Only an invocation that
+gets past them consumes a scripted reply.
 """
 
 import copy
@@ -14,7 +15,14 @@ from typing import Any
 
 from .app_events import BlockingFailure, Run, echo_events, fold_blocking
 from .conversations import ConversationStore
-from .errors import BackwardsError, dify_http_failure
+from .errors import (
+    FETCH_APP_FAILED,
+    INTERNAL_SERVER_ERROR,
+    INVOKE_APP_FAILED,
+    BackwardsError,
+    app_failure,
+    invalid_param,
+)
 from .scenario import CHAT_MODES, deep_merge, selected_app_ids
 
 DEFAULT_PARAMETERS: dict[str, Any] = {
@@ -47,10 +55,6 @@ DEFAULT_PARAMETERS: dict[str, Any] = {
 }
 
 STRING_INPUT_TYPES = ("text-input", "paragraph", "select")
-
-
-def _app_failure(status: int, code: str, message: str) -> BackwardsError:
-    return BackwardsError("invoke app failed: " + dify_http_failure(status, code, message))
 
 
 @dataclass
@@ -127,29 +131,34 @@ class AppEmulator:
             with self._lock:
                 app = self._apps.get(app_id) or (self._main if app_id in self._main_ids else None)
         if app is None:
-            raise BackwardsError(failure_prefix + dify_http_failure(404, "not_found", "App not found"))
+            raise app_failure(invalid_param("app not found"), failure_prefix)
         return app
 
     def fetch_app(self, request: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Dify wraps the app's parameters in `data`."""
-        app = self._find(request.get("app_id"), "fetch app failed: ")
+        app = self._find(request.get("app_id"), FETCH_APP_FAILED)
         return [{"data": copy.deepcopy(app.parameters)}]
 
     def invoke(self, request: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         app_id = request.get("app_id")
-        app = self._find(app_id, "invoke app failed: ")
+        app = self._find(app_id, INVOKE_APP_FAILED)
         blocking = request.get("response_mode") == "blocking"
         query = request.get("query")
         raw_inputs = request.get("inputs") or {}
         conversation_id: str | None = None
         if app.mode in CHAT_MODES:
             if not query:
-                raise _app_failure(400, "invalid_param", "missing query")
+                raise app_failure(invalid_param("missing query"))
             if app.mode == "agent-chat" and blocking:
-                raise _app_failure(400, "invalid_param", "Agent Chat App does not support blocking mode")
+                raise app_failure(invalid_param("Agent Chat App does not support blocking mode"))
             conversation_id, conversation = self.conversations.lookup(app_id, request.get("conversation_id"))
             # A continued conversation keeps its first turn's inputs: later inputs are neither used nor validated.
             inputs = conversation["inputs"] if conversation else validate_inputs(app, raw_inputs)
+        elif app.mode == "completion":
+            # CompletionAppGenerator reads args["query"], which this path never sets: a KeyError, Dify's bare 500.
+            raise app_failure(INTERNAL_SERVER_ERROR)
+        elif app.mode != "workflow":
+            raise app_failure(invalid_param("unexpected app type"))
         else:
             inputs = validate_inputs(app, raw_inputs)
         with self._lock:
@@ -190,8 +199,10 @@ class AppEmulator:
         try:
             return fold_blocking(run, events)
         except BlockingFailure as e:
-            status = int(e.event.get("status") or 400)
-            raise _app_failure(status, e.event.get("code", "invalid_param"), e.event.get("message", "")) from None
+            # The run's exception reaches Dify's error handler: a ValueError (InvokeError, "Run failed") is an
+            # invalid_param with the message, anything else the bare 500.
+            body = INTERNAL_SERVER_ERROR if e.event.get("status") == 500 else invalid_param(str(e))
+            raise app_failure(body) from None
 
 
 def validate_inputs(app: EmulatedApp, inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -209,24 +220,20 @@ def validate_inputs(app: EmulatedApp, inputs: Mapping[str, Any]) -> dict[str, An
 def _validated(kind: str, variable: str, config: Mapping[str, Any], value: Any) -> Any:
     if value is None or value == "":
         if config.get("required"):
-            raise _app_failure(400, "invalid_param", f"{variable} is required in input form")
+            raise app_failure(invalid_param(f"{variable} is required in input form"))
         return config.get("default")
     if kind in STRING_INPUT_TYPES:
         if not isinstance(value, str):
-            raise _app_failure(400, "invalid_param", f"{variable} in input form must be a string")
+            raise app_failure(invalid_param(f"{variable} in input form must be a string"))
         value = value.replace("\x00", "")
         max_length = config.get("max_length")
         if kind != "select" and max_length and len(value) > max_length:
-            raise _app_failure(
-                400, "invalid_param", f"{variable} in input form must be less than {max_length} characters"
-            )
+            raise app_failure(invalid_param(f"{variable} in input form must be less than {max_length} characters"))
         options = config.get("options") or []
         if kind == "select" and value not in options:
-            raise _app_failure(
-                400, "invalid_param", f"{variable} in input form must be one of the following: {options}"
-            )
+            raise app_failure(invalid_param(f"{variable} in input form must be one of the following: {options}"))
     elif kind == "number" and not _is_number(value):
-        raise _app_failure(400, "invalid_param", f"{variable} in input form must be a valid number")
+        raise app_failure(invalid_param(f"{variable} in input form must be a valid number"))
     return value
 
 

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from .errors import BackwardsError, dify_http_failure
+from .errors import INTERNAL_SERVER_ERROR, app_failure, invalid_param
 
 
 def _as_uuid(value: str) -> str | None:
@@ -49,13 +49,11 @@ class ConversationStore(Mapping[str, dict[str, Any]]):
             return None, None
         normalized = _as_uuid(conversation_id)
         if normalized is None:
-            raise BackwardsError(
-                "invoke app failed: " + dify_http_failure(500, "unknown", "Internal Server Error")
-            )
+            raise app_failure(INTERNAL_SERVER_ERROR)
         with self._lock:
             conversation = self._items.get(normalized)
         if conversation is None or conversation["app_id"] != app_id:
-            raise BackwardsError("invoke app failed: " + dify_http_failure(400, "invalid_param", ""))
+            raise app_failure(invalid_param(""))
         return normalized, conversation
 
     def add_turn(self, app_id: str, conversation_id: str | None, inputs: Mapping[str, Any], query: str) -> str:

@@ -4,6 +4,8 @@ Any key may be left out; what is left out comes from the demo scenario (dicts ar
 Beyond the contract (emulator.md), a scenario may also give:
 - `app.id`: an extra id the main `app` answers to (it always answers to the app-selector settings' ids);
 - `apps`: {"<app_id>": {"mode", "name", "parameters", "replies"}}, more apps, each with its own replies.
+App modes are Dify's: chat, agent-chat, advanced-chat, workflow, completion (which the plugin path always
+fails with a 500) and agent (newer Dify; refused with 400 "unexpected app type").
 """
 
 import copy
@@ -12,7 +14,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-APP_MODES = ("chat", "agent-chat", "advanced-chat", "completion", "workflow")
+APP_MODES = ("chat", "agent-chat", "advanced-chat", "completion", "workflow", "agent")
 CHAT_MODES = frozenset({"chat", "agent-chat", "advanced-chat"})
 REPLY_KINDS = ("echo", "events", "fail", "blocking")
 

@@ -24,12 +24,13 @@ def test_new_and_continued_conversation(emu, mode):
 def test_unknown_uuid_is_400_with_empty_message(emu):
     [result] = call_app(emu, query="q", conversation_id=str(uuid.uuid4()))
     assert result["error"] == ('invoke app failed: request failed with status code: 400 and respond with: '
-                               '{"code": "invalid_param", "message": "", "status": 400}')
+                               '{"code":"invalid_param","message":"","status":400}')
 
 
 def test_non_uuid_is_500(emu):
     [result] = call_app(emu, query="q", conversation_id="not-a-uuid")
-    assert "status code: 500" in result["error"]
+    assert result["error"] == ('invoke app failed: request failed with status code: 500 and respond with: '
+                               '{"message":"Internal Server Error","code":"unknown","status":500}')
 
 
 def test_conversation_belongs_to_its_app(emu):

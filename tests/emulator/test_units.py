@@ -4,7 +4,7 @@ import pytest
 
 from dify_emulator.app_events import Run, echo_events, fold_blocking, split_deltas
 from dify_emulator.backwards import permission_error
-from dify_emulator.errors import BackwardsError
+from dify_emulator.errors import INTERNAL_SERVER_ERROR, BackwardsError, dify_http_failure, invalid_param
 from dify_emulator.manifest import read_manifest
 from dify_emulator.raw_request import build_raw_request, canonical_header
 from dify_emulator.scenario import (
@@ -142,3 +142,13 @@ def test_manifest_and_permissions(tmp_path):
     assert permission_error(bare, "fetch_app") == "permission denied, you need to enable app access in plugin manifest"
     assert "enable storage access" in permission_error(bare, "storage")
     assert permission_error(bare, "upload_file") is None
+
+
+def test_dify_error_bodies_are_byte_exact():
+    # Recorded on 1.14.1: compact, "/" escaped, and the generic 500 with its own key order.
+    assert dify_http_failure(400, invalid_param("Reached maximum retries (3) for URL https://x/y.png")) == (
+        'request failed with status code: 400 and respond with: '
+        '{"code":"invalid_param","message":"Reached maximum retries (3) for URL https:\\/\\/x\\/y.png","status":400}')
+    assert dify_http_failure(500, INTERNAL_SERVER_ERROR) == (
+        'request failed with status code: 500 and respond with: '
+        '{"message":"Internal Server Error","code":"unknown","status":500}')
