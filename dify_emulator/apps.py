@@ -2,8 +2,8 @@
 
 Checks run in Dify's order (`PluginAppBackwardsInvocation.invoke_app` and the app generators): app lookup,
 the app's mode (a completion app fails with a 500, a mode the plugin path does not know with 400 "unexpected
-app type"), missing query, agent-chat blocking, conversation lookup, input validation. Only an invocation that
-gets past them consumes a scripted reply.
+app type"), missing query, agent-chat blocking, conversation lookup, then the inputs, validated on every turn. Only an
+invocation that gets past them consumes a scripted reply.
 """
 
 import copy
@@ -151,16 +151,14 @@ class AppEmulator:
                 raise app_failure(invalid_param("missing query"))
             if app.mode == "agent-chat" and blocking:
                 raise app_failure(invalid_param("Agent Chat App does not support blocking mode"))
-            conversation_id, conversation = self.conversations.lookup(app_id, request.get("conversation_id"))
-            # A continued conversation keeps its first turn's inputs: later inputs are neither used nor validated.
-            inputs = conversation["inputs"] if conversation else validate_inputs(app, raw_inputs)
+            conversation_id, _ = self.conversations.lookup(app_id, request.get("conversation_id"))
         elif app.mode == "completion":
             # CompletionAppGenerator reads args["query"], which this path never sets: a KeyError, Dify's bare 500.
             raise app_failure(INTERNAL_SERVER_ERROR)
         elif app.mode != "workflow":
             raise app_failure(invalid_param("unexpected app type"))
-        else:
-            inputs = validate_inputs(app, raw_inputs)
+        # Every turn's inputs are validated and used, a continued conversation's too (as Dify does since 2024).
+        inputs = validate_inputs(app, raw_inputs)
         with self._lock:
             reply = app.next_reply()
         if "fail" in reply:
@@ -172,7 +170,7 @@ class AppEmulator:
             if conversation_id is None and scripted:
                 # Scripted events may name their conversation: later turns may continue it.
                 conversation_id = next((e["conversation_id"] for e in scripted if e.get("conversation_id")), None)
-            run.conversation_id = self.conversations.add_turn(app_id, conversation_id, inputs, query)
+            run.conversation_id = self.conversations.add_turn(app_id, conversation_id, query)
         if scripted is None:
             answer = query if app.mode in CHAT_MODES else "\n".join(v for v in inputs.values() if isinstance(v, str))
             events = echo_events(run, answer, query or answer, inputs)

@@ -2,7 +2,8 @@
 
 Dify looks a conversation up by (id, app); an unknown UUID is a ConversationNotExistsError (a ValueError
 without a message, so HTTP 400 with an empty message) and a string that is no UUID makes PostgreSQL fail
-(HTTP 500). A continued conversation keeps the inputs of its first turn.
+(HTTP 500). Inputs are not part of a conversation: Dify takes and validates them again on every turn (since
+dify e61752bd3, recorded on 1.14.1 in d_inputs_changed_turn2).
 """
 
 import threading
@@ -21,7 +22,7 @@ def _as_uuid(value: str) -> str | None:
 
 
 class ConversationStore(Mapping[str, dict[str, Any]]):
-    """conversation id -> {"app_id", "inputs", "queries"}; read-only as a Mapping, plus clear()."""
+    """conversation id -> {"app_id", "queries"}; read-only as a Mapping, plus clear()."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -56,11 +57,11 @@ class ConversationStore(Mapping[str, dict[str, Any]]):
             raise app_failure(invalid_param(""))
         return normalized, conversation
 
-    def add_turn(self, app_id: str, conversation_id: str | None, inputs: Mapping[str, Any], query: str) -> str:
-        """Record a turn; creates the conversation (with these inputs, frozen) when it is new. Returns its id."""
+    def add_turn(self, app_id: str, conversation_id: str | None, query: str) -> str:
+        """Record a turn; creates the conversation when it is new. Returns its id."""
         with self._lock:
             if conversation_id is None or conversation_id not in self._items:
                 conversation_id = conversation_id or str(uuid.uuid4())
-                self._items[conversation_id] = {"app_id": app_id, "inputs": dict(inputs), "queries": []}
+                self._items[conversation_id] = {"app_id": app_id, "queries": []}
             self._items[conversation_id]["queries"].append(query)
         return conversation_id

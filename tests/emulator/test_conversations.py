@@ -1,4 +1,4 @@
-"""Conversations as Dify keeps them: new, continued, unknown, malformed; inputs frozen at the first turn."""
+"""Conversations as Dify keeps them: new, continued, unknown, malformed; inputs taken anew on every turn."""
 
 import uuid
 
@@ -40,16 +40,18 @@ def test_conversation_belongs_to_its_app(emu):
     assert "status code: 400" in result["error"]
 
 
-def test_inputs_are_frozen_at_the_first_turn(emu):
+def test_inputs_are_validated_and_used_on_every_turn(emu):
+    # Recorded on Dify 1.14.1 (d_inputs_changed_turn2): turn 2's inputs win, and they are checked again.
     form = {"user_input_form": [{"text-input": {"variable": "persona", "label": "P", "required": True}}]}
     emu.load_scenario({"app": {"mode": "advanced-chat", "parameters": form}})
     first = call_app(emu, query="one", inputs={"persona": "pirate"})
     conversation_id = first[0]["conversation_id"]
     assert first[0]["data"]["inputs"] == {"persona": "pirate"}
-    # Later inputs are neither used nor validated.
-    second = call_app(emu, query="two", inputs={}, conversation_id=conversation_id)
-    assert second[0]["data"]["inputs"] == {"persona": "pirate"}
-    assert emu.conversations[conversation_id]["inputs"] == {"persona": "pirate"}
+    second = call_app(emu, query="two", inputs={"persona": "poet"}, conversation_id=conversation_id)
+    assert second[0]["data"]["inputs"] == {"persona": "poet"} and second[0]["conversation_id"] == conversation_id
+    [refused] = call_app(emu, query="three", inputs={}, conversation_id=conversation_id)
+    assert "persona is required in input form" in refused["error"]
+    assert emu.conversations[conversation_id]["queries"] == ["one", "two"]
 
 
 def test_workflow_ignores_query_and_conversation(emu):
