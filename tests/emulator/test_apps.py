@@ -9,16 +9,17 @@ from .conftest import HTTP_TIMEOUT, call_app
 
 MODES = ["chat", "agent-chat", "advanced-chat", "workflow"]
 CHAT_MODES = ["chat", "agent-chat", "advanced-chat"]
-FAILED = "invoke app failed: request failed with status code: {} and respond with: {}"
 QUERY = "hello big wide world out there"
 WORKFLOW_INPUTS = {"topic": "first line", "extra": "second line"}
+FAILED = "invoke app failed: request failed with status code: {} and respond with: {}"
 
+# The echo model streams four deltas and a usage-only chunk; an LLM node adds its final empty chunk.
 EXPECTED_EVENTS = {
-    "chat": ["message"] * 4 + ["message_end"],
-    "agent-chat": ["agent_thought"] + ["agent_message"] * 4 + ["agent_thought", "message_end"],
-    "advanced-chat": ["workflow_started", "node_started", "node_finished", "node_started"] + ["message"] * 4
-    + ["node_finished", "node_started", "node_finished", "workflow_finished", "message_end"],
-    "workflow": ["workflow_started", "node_started", "node_finished", "node_started"] + ["text_chunk"] * 4
+    "chat": ["message"] * 5 + ["message_end"],
+    "agent-chat": ["agent_thought"] + ["agent_message"] * 5 + ["agent_thought", "message_end"],
+    "advanced-chat": ["workflow_started", "node_started", "node_finished", "node_started"] + ["message"] * 6
+    + ["node_finished", "node_started", "node_finished", "message_end", "workflow_finished"],
+    "workflow": ["workflow_started", "node_started", "node_finished", "node_started"] + ["text_chunk"] * 6
     + ["node_finished", "node_started", "node_finished", "workflow_finished"],
 }
 
@@ -52,7 +53,7 @@ def test_echo_stream_per_mode(emu, mode):
         assert finished["total_tokens"] > 0
         return
     assert all(isinstance(e["created_at"], int) and e["message_id"] == events[0]["message_id"] for e in events)
-    end = events[-1]
+    [end] = [e for e in events if e["event"] == "message_end"]
     assert end["id"] == end["message_id"]
     usage = end["metadata"]["usage"]
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"] > 0
@@ -60,7 +61,12 @@ def test_echo_stream_per_mode(emu, mode):
     assert usage["currency"] == "USD" and "latency" in usage
     assert len({e["conversation_id"] for e in events}) == 1 and events[0]["conversation_id"]
     if mode == "advanced-chat":
-        assert events[-2]["data"]["outputs"] == {"answer": QUERY}
+        assert events[-3]["data"]["outputs"] == {"answer": QUERY, "files": []}
+        assert all(e["from_variable_selector"] == ["llm", "text"] for e in events if e["event"] == "message")
+    else:
+        assert end["files"] is None
+    if mode == "chat":
+        assert all(e["from_variable_selector"] is None for e in events if e["event"] == "message")
     if mode == "agent-chat":
         assert events[0]["id"] == events[-2]["id"] and events[-2]["thought"] == QUERY
 
@@ -77,11 +83,12 @@ def test_echo_blocking_per_mode(emu, mode):
         assert result["data"]["outputs"] == {"answer": expected_answer(mode)}
         assert result["data"]["status"] == "succeeded"
     else:
+        assert list(result) == ["event", "task_id", "id", "message_id", "conversation_id", "mode", "answer",
+                                "metadata", "created_at"]
         assert result["event"] == "message" and result["mode"] == mode
         assert result["answer"] == expected_answer(mode)
         assert result["id"] == result["message_id"]
         assert result["metadata"]["usage"]["total_tokens"] > 0
-        assert "conversation_id" in result
 
 
 @pytest.mark.parametrize("wrapper", ["chat", "completion", "workflow"])
@@ -215,7 +222,8 @@ def test_undeclared_inputs_are_dropped(emu):
     emu.load_scenario({"app": {"mode": "workflow", "parameters": FORM}})
     events = call_app(emu, inputs={"topic": "kept", "tone": "warm", "stray": "dropped"})
     assert answer_of(events) == "kept\nwarm"
-    assert events[0]["data"]["inputs"] == {"topic": "kept", "tone": "warm"}
+    inputs = events[0]["data"]["inputs"]
+    assert {k: v for k, v in inputs.items() if not k.startswith("sys.")} == {"topic": "kept", "tone": "warm"}
 
 
 def test_several_apps_and_app_selection(emu):

@@ -43,15 +43,35 @@ def test_conversation_belongs_to_its_app(emu):
 def test_inputs_are_validated_and_used_on_every_turn(emu):
     # Recorded on Dify 1.14.1 (d_inputs_changed_turn2): turn 2's inputs win, and they are checked again.
     form = {"user_input_form": [{"text-input": {"variable": "persona", "label": "P", "required": True}}]}
-    emu.load_scenario({"app": {"mode": "advanced-chat", "parameters": form}})
+    graph = [{"id": "start", "type": "start"}, {"id": "answer", "type": "answer", "answer": "{{#start.persona#}}"}]
+    emu.load_scenario({"app": {"mode": "advanced-chat", "parameters": form, "graph": graph}})
     first = call_app(emu, query="one", inputs={"persona": "pirate"})
     conversation_id = first[0]["conversation_id"]
-    assert first[0]["data"]["inputs"] == {"persona": "pirate"}
+    assert first[0]["data"]["inputs"]["persona"] == "pirate"
     second = call_app(emu, query="two", inputs={"persona": "poet"}, conversation_id=conversation_id)
-    assert second[0]["data"]["inputs"] == {"persona": "poet"} and second[0]["conversation_id"] == conversation_id
+    assert second[0]["data"]["inputs"]["persona"] == "poet" and second[0]["conversation_id"] == conversation_id
+    assert [e["answer"] for e in second if e["event"] == "message"] == ["poet"]
     [refused] = call_app(emu, query="three", inputs={}, conversation_id=conversation_id)
     assert "persona is required in input form" in refused["error"]
     assert emu.conversations[conversation_id]["queries"] == ["one", "two"]
+
+
+def test_conversation_variables_persist_per_conversation(emu):
+    graph = [{"id": "start", "type": "start"},
+             {"id": "count", "type": "assigner",
+              "items": [{"variable_selector": ["conversation", "turns"], "operation": "+=", "value": 1}]},
+             {"id": "answer", "type": "answer", "answer": "{{#conversation.turns#}}"}]
+    emu.load_scenario({"app": {"mode": "advanced-chat", "graph": graph, "conversation_variables": {"turns": 0}}})
+    first = call_app(emu, query="a")
+    conversation_id = first[0]["conversation_id"]
+    second = call_app(emu, query="b", conversation_id=conversation_id)
+    other = call_app(emu, query="c")
+    assert [answer_text(events) for events in (first, second, other)] == ["1", "2", "1"]
+    assert emu.conversations[conversation_id]["variables"] == {"turns": 2}
+
+
+def answer_text(events):
+    return "".join(e["answer"] for e in events if e["event"] == "message")
 
 
 def test_workflow_ignores_query_and_conversation(emu):
