@@ -1,22 +1,38 @@
 """The emulated Dify apps: `app` and `fetch_app` backwards invocations.
 
 Checks run in Dify's order (`PluginAppBackwardsInvocation.invoke_app` and the app generators): app lookup,
-missing query, agent-chat blocking, conversation lookup, input validation. Only an invocation that gets past
-them consumes a scripted reply.
+the app's mode (a completion app fails with a 500, a mode the plugin path does not know with 400 "unexpected
+app type"), missing query, agent-chat blocking, conversation lookup, then the inputs, validated on every turn.
+Only an invocation that gets past them consumes a scripted reply. An `echo` reply runs the app as its
+scenario describes it: a graph for chatflows and workflows (graph.py), a model for chat and agent apps
+(model_apps.py).
 """
 
 import copy
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from .app_events import BlockingFailure, Run, echo_events, fold_blocking
-from .conversations import ConversationStore
-from .errors import BackwardsError, dify_http_failure
-from .scenario import CHAT_MODES, deep_merge, selected_app_ids
+from . import llm
+from .app_events import BlockingFailure, Run, answer_of, fold_blocking
+from .conversations import Conversation, ConversationStore, Turn
+from .errors import (
+    FETCH_APP_FAILED,
+    INTERNAL_SERVER_ERROR,
+    INVOKE_APP_FAILED,
+    BackwardsError,
+    app_failure,
+    invalid_param,
+)
+from .graph import GraphCall, Node, build_graph, default_graph, run_graph
+from .inputs import ToolFiles, validate_inputs
+from .model_apps import TOOLS, BuiltinTool, ModelCall, Outcome, run_agent, run_chat
+from .scenario import CHAT_MODES, GRAPH_MODES, deep_merge, selected_app_ids
 
+# What Dify 1.14.1 answered for a chatflow without features (tests/golden/recordings/fetch_app.a_echo.json).
 DEFAULT_PARAMETERS: dict[str, Any] = {
     "opening_statement": "",
     "suggested_questions": [],
@@ -27,16 +43,8 @@ DEFAULT_PARAMETERS: dict[str, Any] = {
     "annotation_reply": {"enabled": False},
     "more_like_this": {"enabled": False},
     "user_input_form": [],
-    "sensitive_word_avoidance": {"enabled": False, "type": "", "configs": []},
-    "file_upload": {
-        "enabled": False,
-        "image": {"enabled": False, "number_limits": 3, "detail": "high",
-                  "transfer_methods": ["remote_url", "local_file"]},
-        "allowed_file_types": [],
-        "allowed_file_extensions": [],
-        "allowed_file_upload_methods": [],
-        "number_limits": 0,
-    },
+    "sensitive_word_avoidance": {"enabled": False},
+    "file_upload": {"enabled": False},
     "system_parameters": {
         "image_file_size_limit": 10,
         "video_file_size_limit": 100,
@@ -45,12 +53,17 @@ DEFAULT_PARAMETERS: dict[str, Any] = {
         "workflow_file_upload_limit": 10,
     },
 }
-
-STRING_INPUT_TYPES = ("text-input", "paragraph", "select")
-
-
-def _app_failure(status: int, code: str, message: str) -> BackwardsError:
-    return BackwardsError("invoke app failed: " + dify_http_failure(status, code, message))
+# A text generator keeps the app model config's older shape (fetch_app.e_completion.json: a new one).
+COMPLETION_PARAMETERS: dict[str, Any] = {
+    **DEFAULT_PARAMETERS,
+    "opening_statement": None,
+    "text_to_speech": {"enabled": False},
+    "retriever_resource": {"enabled": True},
+    "user_input_form": [{"paragraph": {"label": "Query", "variable": "query", "required": True, "default": ""}}],
+    "sensitive_word_avoidance": {"enabled": False, "type": "", "config": {}},
+    "file_upload": {"image": {"enabled": False, "number_limits": 3, "detail": "high",
+                              "transfer_methods": ["remote_url", "local_file"]}},
+}
 
 
 @dataclass
@@ -59,6 +72,13 @@ class EmulatedApp:
     name: str
     parameters: dict[str, Any]
     replies: list[dict[str, Any]]
+    graph: tuple[Node, ...] = ()
+    conversation_variables: dict[str, Any] = field(default_factory=dict)
+    model: llm.Model = field(default_factory=lambda: llm.Model.from_spec(None))
+    pre_prompt: str = ""
+    strategy: str = "function_call"
+    tools: tuple[BuiltinTool, ...] = ()
+    workflow_id: str = field(default_factory=lambda: str(uuid.uuid4()))  # one published workflow per app
     cursor: int = 0
 
     def next_reply(self) -> dict[str, Any]:
@@ -67,24 +87,12 @@ class EmulatedApp:
         self.cursor += 1
         return reply
 
-    def form(self) -> list[tuple[str, str, dict[str, Any]]]:
-        """(type, variable, config) of each declared input variable."""
-        declared = []
-        for item in self.parameters.get("user_input_form") or []:
-            for kind, config in item.items():
-                if isinstance(config, Mapping) and config.get("variable"):
-                    declared.append((kind, config["variable"], dict(config)))
-        return declared
-
 
 def build_apps(scenario: Mapping[str, Any]) -> tuple[dict[str, EmulatedApp], EmulatedApp]:
     """(`apps` by id, the scenario's main `app`)."""
-    apps = {
-        app_id: _app(app_id, spec, spec.get("replies", [{"echo": True}]))
-        for app_id, spec in (scenario.get("apps") or {}).items()
-    }
-    main = scenario["app"]
-    return apps, _app(main.get("id") or "app", main, scenario["replies"])
+    apps = {app_id: _app(spec, spec.get("replies", [{"echo": True}]))
+            for app_id, spec in (scenario.get("apps") or {}).items()}
+    return apps, _app(scenario["app"], scenario["replies"])
 
 
 def main_app_ids(scenario: Mapping[str, Any], settings: Mapping[str, Any]) -> frozenset[str]:
@@ -92,28 +100,42 @@ def main_app_ids(scenario: Mapping[str, Any], settings: Mapping[str, Any]) -> fr
     return frozenset(filter(None, [scenario["app"].get("id"), *selected_app_ids(settings)]))
 
 
-def _app(app_id: str, spec: Mapping[str, Any], replies: list[dict[str, Any]]) -> EmulatedApp:
+def _app(spec: Mapping[str, Any], replies: list[dict[str, Any]]) -> EmulatedApp:
+    mode = spec.get("mode", "chat")
+    agent = spec.get("agent") or {}
+    defaults = COMPLETION_PARAMETERS if mode == "completion" else DEFAULT_PARAMETERS
     return EmulatedApp(
-        mode=spec.get("mode", "chat"),
-        name=spec.get("name", app_id),
-        parameters=deep_merge(DEFAULT_PARAMETERS, spec.get("parameters") or {}),
+        mode=mode,
+        name=spec.get("name", "app"),
+        parameters=deep_merge(defaults, spec.get("parameters") or {}),
         replies=copy.deepcopy(list(replies)),
+        graph=build_graph(spec.get("graph") or default_graph(mode)) if mode in GRAPH_MODES else (),
+        conversation_variables=copy.deepcopy(dict(spec.get("conversation_variables") or {})),
+        model=llm.Model.from_spec(spec.get("model")),
+        pre_prompt=str(spec.get("pre_prompt", "")),
+        strategy=agent.get("strategy", "function_call"),
+        tools=tuple(TOOLS[name] for name in agent.get("tools", [])),
     )
 
 
 class AppEmulator:
-    def __init__(self, conversations: ConversationStore) -> None:
+    def __init__(self, conversations: ConversationStore, files: ToolFiles) -> None:
         self.conversations = conversations
+        self.files = files
+        # The workspace's one end user (DEFAULT-USER) that every endpoint-driven run belongs to.
+        self.end_user_id = str(uuid.uuid4())
         self._lock = threading.Lock()
         self._apps: dict[str, EmulatedApp] = {}
         self._main: EmulatedApp | None = None
         self._main_ids: frozenset[str] = frozenset()
+        self._reachable: tuple[str, ...] = ()
 
     def load(self, scenario: Mapping[str, Any]) -> None:
         """Serve the apps of `scenario` from now on (fresh reply cursors)."""
         apps, main = build_apps(scenario)
         with self._lock:
             self._apps, self._main = apps, main
+            self._reachable = tuple(str(url) for url in scenario.get("reachable_urls") or ())
             self._main_ids = main_app_ids(scenario, scenario["settings"])
 
     def select(self, main_ids: frozenset[str]) -> None:
@@ -127,57 +149,75 @@ class AppEmulator:
             with self._lock:
                 app = self._apps.get(app_id) or (self._main if app_id in self._main_ids else None)
         if app is None:
-            raise BackwardsError(failure_prefix + dify_http_failure(404, "not_found", "App not found"))
+            raise app_failure(invalid_param("app not found"), failure_prefix)
         return app
 
     def fetch_app(self, request: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """Dify wraps the app's parameters in `data`."""
-        app = self._find(request.get("app_id"), "fetch app failed: ")
+        """The app's parameters themselves: the daemon strips both of Dify's `data` wrappers."""
+        app = self._find(request.get("app_id"), FETCH_APP_FAILED)
         return [copy.deepcopy(app.parameters)]
 
     def invoke(self, request: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-        app_id = request.get("app_id")
-        app = self._find(app_id, "invoke app failed: ")
+        app_id = str(request.get("app_id"))
+        app = self._find(request.get("app_id"), INVOKE_APP_FAILED)
         blocking = request.get("response_mode") == "blocking"
         query = request.get("query")
-        raw_inputs = request.get("inputs") or {}
-        conversation_id: str | None = None
+        conversation: Conversation | None = None
         if app.mode in CHAT_MODES:
             if not query:
-                raise _app_failure(400, "invalid_param", "missing query")
+                raise app_failure(invalid_param("missing query"))
             if app.mode == "agent-chat" and blocking:
-                raise _app_failure(400, "invalid_param", "Agent Chat App does not support blocking mode")
-            conversation_id, conversation = self.conversations.lookup(app_id, request.get("conversation_id"))
-            # A continued conversation keeps its first turn's inputs: later inputs are neither used nor validated.
-            inputs = conversation["inputs"] if conversation else validate_inputs(app, raw_inputs)
-        else:
-            inputs = validate_inputs(app, raw_inputs)
+                raise app_failure(invalid_param("Agent Chat App does not support blocking mode"))
+            conversation = self.conversations.lookup(app_id, request.get("conversation_id"))
+        elif app.mode == "completion":
+            # CompletionAppGenerator reads args["query"], which this path never sets: a KeyError, Dify's bare 500.
+            raise app_failure(INTERNAL_SERVER_ERROR)
+        elif app.mode != "workflow":
+            raise app_failure(invalid_param("unexpected app type"))
+        inputs = validate_inputs(app.parameters, request.get("inputs") or {}, self.files, self._reachable)
         with self._lock:
             reply = app.next_reply()
         if "fail" in reply:
             raise BackwardsError(str(reply["fail"]))
 
-        run = Run(mode=app.mode)
+        run = Run(mode=app.mode, workflow_id=app.workflow_id)
         scripted = reply.get("events")
-        if app.mode in CHAT_MODES:
-            if conversation_id is None and scripted:
-                # Scripted events may name their conversation: later turns may continue it.
-                conversation_id = next((e["conversation_id"] for e in scripted if e.get("conversation_id")), None)
-            run.conversation_id = self.conversations.add_turn(app_id, conversation_id, inputs, query)
+        if app.mode in CHAT_MODES and conversation is None:
+            # Scripted events may name their conversation: later turns may continue it.
+            named = next((e["conversation_id"] for e in scripted or () if e.get("conversation_id")), None)
+            conversation = self.conversations.open(app_id, named, app.conversation_variables)
+        run.conversation_id = conversation.id if conversation else None
+        history = self.conversations.history(conversation)
+        variables = copy.deepcopy(conversation.variables) if conversation else {}
         if scripted is None:
-            answer = query if app.mode in CHAT_MODES else "\n".join(v for v in inputs.values() if isinstance(v, str))
-            events = echo_events(run, answer, query or answer, inputs)
+            outcome = self._emulate(app, app_id, run, str(query or ""), inputs, history, variables)
         else:
             events = copy.deepcopy(list(scripted))
+            outcome = Outcome(events, answer_of(events))
+        if conversation is not None:
+            self.conversations.add_turn(conversation, Turn(str(query), outcome.answer, outcome.tool_steps), variables)
+
         delay = float(reply.get("delay_ms", 0)) / 1000
         if blocking:
-            yield self._blocking(run, reply, events, delay)
+            yield self._blocking(run, reply, outcome.events, delay)
             return
-        for event in events:
+        for event in outcome.events:
             time.sleep(delay)
             yield event
         if "then_fail" in reply:
             raise BackwardsError(str(reply["then_fail"]))
+
+    def _emulate(self, app: EmulatedApp, app_id: str, run: Run, query: str, inputs: dict[str, Any],
+                 history: list[Turn], variables: dict[str, Any]) -> Outcome:
+        """The app's own run: its graph, or its model (and agent loop)."""
+        if app.mode in GRAPH_MODES:
+            chatflow = app.mode == "advanced-chat"
+            events = run_graph(app.graph, GraphCall(
+                run=run, app_id=app_id, query=query if chatflow else None, inputs=inputs, history=history,
+                variables=variables, dialogue_count=len(history) + 1, end_user_id=self.end_user_id))
+            return Outcome(events, answer_of(events))
+        call = ModelCall(run=run, model=app.model, instruction=app.pre_prompt, query=query, history=history)
+        return run_chat(call) if app.mode == "chat" else run_agent(call, app.strategy, app.tools)
 
     @staticmethod
     def _blocking(run: Run, reply: Mapping[str, Any], events: list[dict[str, Any]], delay: float) -> dict[str, Any]:
@@ -190,53 +230,7 @@ class AppEmulator:
         try:
             return fold_blocking(run, events)
         except BlockingFailure as e:
-            status = int(e.event.get("status") or 400)
-            raise _app_failure(status, e.event.get("code", "invalid_param"), e.event.get("message", "")) from None
-
-
-def validate_inputs(app: EmulatedApp, inputs: Mapping[str, Any]) -> dict[str, Any]:
-    """Dify's `_prepare_user_inputs`: declared variables only, each validated; no form keeps everything.
-
-    Keeping undeclared inputs when nothing is declared is an emulator convenience (Dify would drop them):
-    it lets `{"app": {"mode": "workflow"}}` echo whatever inputs it gets.
-    """
-    declared = app.form()
-    if not declared:
-        return dict(inputs)
-    return {variable: _validated(kind, variable, config, inputs.get(variable)) for kind, variable, config in declared}
-
-
-def _validated(kind: str, variable: str, config: Mapping[str, Any], value: Any) -> Any:
-    if value is None or value == "":
-        if config.get("required"):
-            raise _app_failure(400, "invalid_param", f"{variable} is required in input form")
-        return config.get("default")
-    if kind in STRING_INPUT_TYPES:
-        if not isinstance(value, str):
-            raise _app_failure(400, "invalid_param", f"{variable} in input form must be a string")
-        value = value.replace("\x00", "")
-        max_length = config.get("max_length")
-        if kind != "select" and max_length and len(value) > max_length:
-            raise _app_failure(
-                400, "invalid_param", f"{variable} in input form must be less than {max_length} characters"
-            )
-        options = config.get("options") or []
-        if kind == "select" and value not in options:
-            raise _app_failure(
-                400, "invalid_param", f"{variable} in input form must be one of the following: {options}"
-            )
-    elif kind == "number" and not _is_number(value):
-        raise _app_failure(400, "invalid_param", f"{variable} in input form must be a valid number")
-    return value
-
-
-def _is_number(value: Any) -> bool:
-    if isinstance(value, bool):
-        return False
-    if isinstance(value, int | float):
-        return True
-    try:
-        float(value)
-    except (TypeError, ValueError):
-        return False
-    return True
+            # The run's exception reaches Dify's error handler: a ValueError (InvokeError, "Run failed") is an
+            # invalid_param with the message, anything else the bare 500.
+            body = INTERNAL_SERVER_ERROR if e.event.get("status") == 500 else invalid_param(str(e))
+            raise app_failure(body) from None

@@ -26,7 +26,8 @@ Handler = Callable[[dict[str, Any]], Iterable[dict[str, Any]]]
 STREAMED_TYPES = frozenset({"app"})
 # What the daemon reports for an app stream whose HTTP client went away (Go's context.Canceled).
 CANCELED_MESSAGE = "read app failed: context canceled"
-# observe(kind, session_id, detail): "app_event" per app chunk sent, "app_end" when an app invocation is over.
+# observe(kind, session_id, detail): "app_event" per app chunk, just before it is written (so whatever the plugin
+# does with it is observed later), "app_end" when an app invocation is over.
 Observe = Callable[[str, str, Any], None]
 # upload_file is recorded by the upload store once the plugin has sent the file (the record carries it).
 RECORDED_ELSEWHERE = frozenset({"upload_file"})
@@ -153,11 +154,11 @@ class _Invocation:
         with self._lock:
             if self._ended:
                 return False
+            if event == "response" and self._observe is not None:
+                self._observe("app_event", self.session_id, data)
             self._send(event, message, data)
             if event == "response":
                 self._sent += 1
-                if self._observe is not None:
-                    self._observe("app_event", self.session_id, data)
             elif event == "error":
                 self._error = message
             return True

@@ -2,15 +2,45 @@
 
 Dify looks a conversation up by (id, app); an unknown UUID is a ConversationNotExistsError (a ValueError
 without a message, so HTTP 400 with an empty message) and a string that is no UUID makes PostgreSQL fail
-(HTTP 500). A continued conversation keeps the inputs of its first turn.
+(HTTP 500). Inputs are not part of a conversation: Dify takes and validates them again on every turn (since
+dify e61752bd3, recorded on 1.14.1 in d_inputs_changed_turn2). What a conversation keeps is its turns (the
+memory later prompts are built from) and its conversation variables.
 """
 
+import copy
 import threading
 import uuid
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import BackwardsError, dify_http_failure
+from .errors import INTERNAL_SERVER_ERROR, app_failure, invalid_param
+
+
+@dataclass(frozen=True)
+class ToolStep:
+    """One tool call an agent made during a turn, as Dify stores it in the message's agent thoughts."""
+
+    thought: str
+    tool: str
+    tool_input: Mapping[str, Any]
+    result: str  # the tool's text output
+    call_id: str  # Dify stores a call id of its own, not the model's
+
+
+@dataclass(frozen=True)
+class Turn:
+    query: str
+    answer: str  # the message's answer as Dify stores it (what was streamed, <think> and all)
+    tool_steps: tuple[ToolStep, ...] = ()
+
+
+@dataclass
+class Conversation:
+    id: str
+    app_id: str
+    variables: dict[str, Any]
+    turns: list[Turn] = field(default_factory=list)
 
 
 def _as_uuid(value: str) -> str | None:
@@ -21,14 +51,17 @@ def _as_uuid(value: str) -> str | None:
 
 
 class ConversationStore(Mapping[str, dict[str, Any]]):
-    """conversation id -> {"app_id", "inputs", "queries"}; read-only as a Mapping, plus clear()."""
+    """conversation id -> {"app_id", "queries", "variables"} (a snapshot); read-only as a Mapping."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._items: dict[str, dict[str, Any]] = {}
+        self._items: dict[str, Conversation] = {}
 
     def __getitem__(self, conversation_id: str) -> dict[str, Any]:
-        return self._items[conversation_id]
+        with self._lock:
+            conversation = self._items[conversation_id]
+            return {"app_id": conversation.app_id, "queries": [turn.query for turn in conversation.turns],
+                    "variables": copy.deepcopy(conversation.variables)}
 
     def __iter__(self) -> Iterator[str]:
         return iter(list(self._items))
@@ -40,29 +73,48 @@ class ConversationStore(Mapping[str, dict[str, Any]]):
         with self._lock:
             self._items.clear()
 
-    def lookup(self, app_id: str, conversation_id: str | None) -> tuple[str | None, dict[str, Any] | None]:
-        """(normalized id, conversation) of an existing conversation, (None, None) for a new one.
+    def delete(self, conversation_id: str) -> bool:
+        """Forget a conversation, as deleting it in Dify's logs does; False if there was none."""
+        with self._lock:
+            return self._items.pop(conversation_id, None) is not None
+
+    def lookup(self, app_id: str, conversation_id: str | None) -> Conversation | None:
+        """The existing conversation `conversation_id` of `app_id`; None when no id is given (a new one).
 
         Raises BackwardsError the way Dify fails for unknown or malformed ids.
         """
         if not conversation_id:
-            return None, None
+            return None
         normalized = _as_uuid(conversation_id)
         if normalized is None:
-            raise BackwardsError(
-                "invoke app failed: " + dify_http_failure(500, "unknown", "Internal Server Error")
-            )
+            raise app_failure(INTERNAL_SERVER_ERROR)
         with self._lock:
             conversation = self._items.get(normalized)
-        if conversation is None or conversation["app_id"] != app_id:
-            raise BackwardsError("invoke app failed: " + dify_http_failure(400, "invalid_param", ""))
-        return normalized, conversation
+        if conversation is None or conversation.app_id != app_id:
+            raise app_failure(invalid_param(""))
+        return conversation
 
-    def add_turn(self, app_id: str, conversation_id: str | None, inputs: Mapping[str, Any], query: str) -> str:
-        """Record a turn; creates the conversation (with these inputs, frozen) when it is new. Returns its id."""
+    def open(self, app_id: str, conversation_id: str | None, variables: Mapping[str, Any]) -> Conversation:
+        """The conversation `conversation_id`, created (with these conversation variables) if it is not known.
+
+        A new conversation gets a fresh id unless one is given: scripted events may name theirs.
+        """
         with self._lock:
-            if conversation_id is None or conversation_id not in self._items:
-                conversation_id = conversation_id or str(uuid.uuid4())
-                self._items[conversation_id] = {"app_id": app_id, "inputs": dict(inputs), "queries": []}
-            self._items[conversation_id]["queries"].append(query)
-        return conversation_id
+            existing = self._items.get(conversation_id) if conversation_id else None
+            if existing is not None:
+                return existing
+            conversation = Conversation(conversation_id or str(uuid.uuid4()), app_id, copy.deepcopy(dict(variables)))
+            self._items[conversation.id] = conversation
+            return conversation
+
+    def add_turn(self, conversation: Conversation, turn: Turn, variables: Mapping[str, Any]) -> None:
+        """Record a finished turn and the conversation variables as the run left them."""
+        with self._lock:
+            conversation.turns.append(turn)
+            conversation.variables = copy.deepcopy(dict(variables))
+
+    def history(self, conversation: Conversation | None) -> list[Turn]:
+        if conversation is None:
+            return []
+        with self._lock:
+            return list(conversation.turns)

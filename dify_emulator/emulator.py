@@ -82,7 +82,7 @@ class Emulator:
         self.storage = PluginStorage(self.manifest.storage_size)
         self.conversations = ConversationStore()
         self.upload_store = UploadStore(self._recorder, lambda: self.server_url)
-        self._apps = AppEmulator(self.conversations)
+        self._apps = AppEmulator(self.conversations, self.upload_store)
         self._router = SessionRouter()
         self._backwards = BackwardsDispatcher(
             self._send,

@@ -11,7 +11,7 @@ process when the emulator wrote (or read) the message. Kinds, in the order they 
 | kind          | when                                                                  | detail              |
 |---------------|-----------------------------------------------------------------------|---------------------|
 | `request`     | the endpoint request was written to the plugin's stdin                | the raw request     |
-| `app_event`   | one app event (a chunk of an `app` invocation) was written to it      | the event dict      |
+| `app_event`   | one app event (a chunk of an `app` invocation) is written to it       | the event dict      |
 | `app_end`     | an `app` invocation is over (ended, failed or cancelled)              | {events, cancelled, |
 |               |                                                                       |  error}             |
 | `status`      | the plugin sent the response status and headers                       | the stream message  |

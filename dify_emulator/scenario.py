@@ -1,9 +1,26 @@
 """Scenario files: what the emulated Dify workspace looks like (hook, endpoint settings, apps, replies).
 
 Any key may be left out; what is left out comes from the demo scenario (dicts are merged deeply).
-Beyond the contract (emulator.md), a scenario may also give:
+Beyond the contract (emulator.md), a scenario may also give (dify_emulator/README.md has the details):
 - `app.id`: an extra id the main `app` answers to (it always answers to the app-selector settings' ids);
-- `apps`: {"<app_id>": {"mode", "name", "parameters", "replies"}}, more apps, each with its own replies.
+- `apps`: {"<app_id>": {"mode", "name", "parameters", "replies", ...}}, more apps, each with its own replies;
+- `reachable_urls`: URL prefixes a `remote_url` file input may have (else it fails as on a Dify without network);
+- what an app computes when a reply is `{"echo": true}`, so that its own output can be compared with Dify's:
+  - `graph` (advanced-chat, workflow): a list of nodes, each fed by the one before it:
+    `{"id", "type", "title"?, ...}` with type `start`; `assigner` (`items`: [{"variable_selector":
+    ["conversation", NAME], "operation": "+=" | "-=" | "*=" | "/=" | "set" | "over-write" | "clear",
+    "value"}]); `template-transform` (`variables`: {NAME: SELECTOR}, `template` with `{{ NAME }}`,
+    `error`: fail with this text); `llm` (`model`, `system`, `prompt` (a Dify template), `memory`,
+    `reasoning_format`: "tagged" | "separated"); `answer` (`answer`: a Dify template such as
+    `echo: {{#sys.query#}}`, advanced-chat only); `end` (`outputs`: {NAME: SELECTOR}, workflow only).
+    Default: start, an `llm` with the echo model, then `answer` `{{#llm.text#}}` (or `end` answer=llm.text);
+  - `conversation_variables` (advanced-chat): {NAME: initial value};
+  - `model` (chat, agent-chat; also an `llm` node's): {"provider", "name", "script": "echo" | "fake"};
+    default the echo model;
+  - `pre_prompt` (chat, agent-chat): the app's instructions, sent as the system message;
+  - `agent` (agent-chat): {"strategy": "function_call" | "react", "tools": ["current_time"]}.
+App modes are Dify's: chat, agent-chat, advanced-chat, workflow, completion (which the plugin path always
+fails with a 500) and agent (newer Dify; refused with 400 "unexpected app type").
 """
 
 import copy
@@ -12,9 +29,16 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-APP_MODES = ("chat", "agent-chat", "advanced-chat", "completion", "workflow")
+from .graph import ASSIGNER_OPERATIONS, NODE_TYPES
+from .llm import SCRIPTS
+from .model_apps import AGENT_STRATEGIES, TOOLS
+
+APP_MODES = ("chat", "agent-chat", "advanced-chat", "completion", "workflow", "agent")
 CHAT_MODES = frozenset({"chat", "agent-chat", "advanced-chat"})
+GRAPH_MODES = frozenset({"advanced-chat", "workflow"})
+MODEL_MODES = frozenset({"chat", "agent-chat"})
 REPLY_KINDS = ("echo", "events", "fail", "blocking")
+REASONING_FORMATS = ("tagged", "separated")
 
 DEMO_SCENARIO: dict[str, Any] = {
     "hook_id": "demo",
@@ -79,13 +103,94 @@ def _validate(scenario: Mapping[str, Any]) -> None:
 
 
 def _validate_app(where: str, app: Mapping[str, Any], replies: Any) -> None:
-    if app.get("mode", "chat") not in APP_MODES:
+    mode = app.get("mode", "chat")
+    if mode not in APP_MODES:
         raise ScenarioError(f"{where}.mode must be one of {', '.join(APP_MODES)}, got {app.get('mode')!r}")
     if not isinstance(replies, list) or not replies:
         raise ScenarioError(f"{where}: replies must be a non-empty list")
     for i, reply in enumerate(replies):
         if not isinstance(reply, Mapping) or not any(kind in reply for kind in REPLY_KINDS):
             raise ScenarioError(f"{where}: reply {i} must have one of {', '.join(REPLY_KINDS)}: {reply!r}")
+    for key, modes in (("graph", GRAPH_MODES), ("conversation_variables", {"advanced-chat"}),
+                       ("model", MODEL_MODES), ("pre_prompt", MODEL_MODES), ("agent", {"agent-chat"})):
+        if key in app and mode not in modes:
+            raise ScenarioError(f"{where}.{key} is for {' and '.join(sorted(modes))} apps, not {mode}")
+    if "graph" in app:
+        _validate_graph(f"{where}.graph", app["graph"], mode)
+    if not isinstance(app.get("conversation_variables", {}), Mapping):
+        raise ScenarioError(f"{where}.conversation_variables must be an object")
+    if "model" in app and (problem := _model_problem(app["model"])):
+        raise ScenarioError(f"{where}.model: {problem}")
+    if not isinstance(app.get("pre_prompt", ""), str):
+        raise ScenarioError(f"{where}.pre_prompt must be a string")
+    if "agent" in app:
+        _validate_agent(f"{where}.agent", app["agent"])
+
+
+def _model_problem(model: Any) -> str | None:
+    if not isinstance(model, Mapping) or model.get("script", "echo") not in SCRIPTS:
+        return f"a model is an object whose script is one of {', '.join(SCRIPTS)}"
+    return None
+
+
+def _validate_agent(where: str, agent: Any) -> None:
+    if not isinstance(agent, Mapping) or agent.get("strategy", "function_call") not in AGENT_STRATEGIES:
+        raise ScenarioError(f"{where} must be an object whose strategy is one of {', '.join(AGENT_STRATEGIES)}")
+    unknown = [tool for tool in agent.get("tools", []) if tool not in TOOLS]
+    if unknown:
+        raise ScenarioError(f"{where}.tools: unknown tools {unknown}; known: {', '.join(TOOLS)}")
+
+
+def _is_selector(value: Any) -> bool:
+    return isinstance(value, list) and len(value) >= 2 and all(isinstance(part, str) for part in value)
+
+
+def _validate_graph(where: str, graph: Any, mode: str) -> None:
+    if not isinstance(graph, list) or not graph or not all(isinstance(node, Mapping) for node in graph):
+        raise ScenarioError(f"{where} must be a non-empty list of nodes")
+    ids = [node.get("id") for node in graph]
+    if not all(isinstance(node_id, str) and node_id for node_id in ids) or len(set(ids)) != len(ids):
+        raise ScenarioError(f"{where}: every node needs an id of its own, got {ids}")
+    if graph[0].get("type") != "start":
+        raise ScenarioError(f"{where}: the first node must be a start node")
+    # A chatflow answers with answer nodes, a workflow with end nodes.
+    allowed = [t for t in NODE_TYPES if t != ("end" if mode == "advanced-chat" else "answer")]
+    for node in graph:
+        node_type, here = node.get("type"), f"{where}.{node['id']}"
+        if node_type not in allowed:
+            raise ScenarioError(f"{here}: a {mode} node type is one of {', '.join(allowed)}, got {node_type!r}")
+        problem = _node_problem(node)
+        if problem:
+            raise ScenarioError(f"{here}: {problem}")
+
+
+def _node_problem(node: Mapping[str, Any]) -> str | None:
+    """What is wrong with a node's own keys, if anything."""
+    node_type = node["type"]
+    if node_type == "assigner":
+        items = node.get("items")
+        if not isinstance(items, list) or not items or not all(
+                isinstance(item, Mapping) and _is_selector(item.get("variable_selector"))
+                and item["variable_selector"][0] == "conversation"
+                and item.get("operation") in ASSIGNER_OPERATIONS for item in items):
+            return ("items must be a list of {variable_selector: [\"conversation\", NAME], operation, value} with "
+                    f"operation one of {', '.join(ASSIGNER_OPERATIONS)}")
+    elif node_type == "template-transform":
+        variables = node.get("variables", {})
+        if not isinstance(variables, Mapping) or not all(_is_selector(v) for v in variables.values()):
+            return "variables must map names to selectors such as [\"sys\", \"query\"]"
+    elif node_type == "llm":
+        if "model" in node and (problem := _model_problem(node["model"])):
+            return problem
+        if node.get("reasoning_format", "tagged") not in REASONING_FORMATS:
+            return f"reasoning_format must be one of {', '.join(REASONING_FORMATS)}"
+    elif node_type == "answer" and not isinstance(node.get("answer"), str):
+        return "answer must be a template string"
+    elif node_type == "end":
+        outputs = node.get("outputs")
+        if not isinstance(outputs, Mapping) or not all(_is_selector(v) for v in outputs.values()):
+            return "outputs must map names to selectors such as [\"start\", \"query\"]"
+    return None
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:

@@ -1,10 +1,18 @@
 """`session.file.upload`: the backwards `upload_file` hands out a URL served by the emulator itself; the
-plugin POSTs the file there (multipart field `file`) and expects 201 with the tool file's JSON."""
+plugin POSTs the file there (multipart field `file`) and expects 201 with the tool file's JSON.
 
+The uploaded files are Dify's tool files: an app run finds them by id, and shows them with a signed URL
+built as Dify builds it from FILES_URL (`/files/tools/<id><extension>?timestamp=&nonce=&sign=`).
+"""
+
+import base64
+import hashlib
+import hmac
 import io
 import mimetypes
 import secrets
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import PurePosixPath
@@ -34,6 +42,7 @@ class UploadStore:
         self._lock = threading.Lock()
         # token -> the upload_file request it was signed for; a token is good for one upload.
         self._tickets: dict[str, dict[str, Any]] = {}
+        self._signing_key = secrets.token_bytes(32)
         self.files: list[dict[str, Any]] = []
         # Dify builds the signed URL from INTERNAL_FILES_URL or FILES_URL; "" plays a Dify where both are unset
         # (the default of its docker .env), whose URL has no host. None: the emulator's own address.
@@ -79,6 +88,19 @@ class UploadStore:
             "type": file_type(mimetype),
             "preview_url": f"{self._base_url()}{PREVIEW_PATH}{file_id}{extension}",
         }
+
+    def get(self, file_id: str) -> dict[str, Any] | None:
+        """The uploaded file with this tool file id."""
+        with self._lock:
+            return next((f for f in self.files if f["id"] == file_id), None)
+
+    def signed_url(self, file: dict[str, Any]) -> str:
+        """A fresh signed URL of an uploaded file, as Dify signs tool file URLs (a new nonce every time)."""
+        timestamp, nonce = str(int(time.time())), secrets.token_hex(16)
+        message = f"file-preview|{file['id']}|{timestamp}|{nonce}".encode()
+        sign = base64.urlsafe_b64encode(hmac.new(self._signing_key, message, hashlib.sha256).digest()).decode()
+        return f"{self._base_url()}{PREVIEW_PATH}{file['id']}{file['extension']}?timestamp={timestamp}" \
+               f"&nonce={nonce}&sign={sign}"
 
     def find(self, preview_name: str) -> dict[str, Any] | None:
         """The uploaded file behind a preview URL's last segment (`<id><extension>`)."""

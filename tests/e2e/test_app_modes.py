@@ -176,7 +176,3 @@ def test_text_generator_failure_is_explained(emu, client):
         assert info.value.response.headers["x-should-retry"] == "false"
 
 
-def test_completion_app_that_does_answer(emu, client):
-    emu.load_scenario(scenario(mode="completion", parameters=WORKFLOW_FORM))
-    completion = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "write a haiku"}])
-    assert completion.choices[0].message.content == "write a haiku"

@@ -147,7 +147,7 @@ def test_data_url_image_is_uploaded_into_the_file_variable(emu, client):
 
 
 def test_https_image_is_passed_as_remote_url(emu, client):
-    emu.load_scenario(scenario(parameters=FILE_FORM))
+    emu.load_scenario({**scenario(parameters=FILE_FORM), "reachable_urls": ["https://images.example/"]})
     chat(client, image_message("https://images.example/cat.jpg"))
     assert app_calls(emu)[-1]["inputs"]["attachments"] == [
         {"type": "image", "transfer_method": "remote_url", "url": "https://images.example/cat.jpg"}]

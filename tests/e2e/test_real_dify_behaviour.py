@@ -136,7 +136,7 @@ def test_an_image_url_is_not_refused_where_dify_takes_it(emu, client):
     form = {"user_input_form": [{"file": {"variable": "image", "label": "image", "required": False,
                                           "allowed_file_types": ["image"],
                                           "allowed_file_upload_methods": ["local_file"]}}]}
-    emu.load_scenario(scenario(parameters=form))
+    emu.load_scenario({**scenario(parameters=form), "reachable_urls": ["https://x.test/"]})
     client.chat.completions.create(model="m", messages=[{"role": "user", "content": [
         {"type": "text", "text": "see"}, {"type": "image_url", "image_url": {"url": "https://x.test/cat.png"}}]}])
     assert app_calls(emu)[-1]["inputs"]["image"] == {"type": "image", "transfer_method": "remote_url",

@@ -7,18 +7,19 @@ import requests
 
 from .conftest import HTTP_TIMEOUT, call_app
 
-MODES = ["chat", "agent-chat", "advanced-chat", "completion", "workflow"]
+MODES = ["chat", "agent-chat", "advanced-chat", "workflow"]
 CHAT_MODES = ["chat", "agent-chat", "advanced-chat"]
 QUERY = "hello big wide world out there"
 WORKFLOW_INPUTS = {"topic": "first line", "extra": "second line"}
+FAILED = "invoke app failed: request failed with status code: {} and respond with: {}"
 
+# The echo model streams four deltas and a usage-only chunk; an LLM node adds its final empty chunk.
 EXPECTED_EVENTS = {
-    "chat": ["message"] * 4 + ["message_end"],
-    "completion": ["message"] * 4 + ["message_end"],
-    "agent-chat": ["agent_thought"] + ["agent_message"] * 4 + ["agent_thought", "message_end"],
-    "advanced-chat": ["workflow_started", "node_started", "node_finished", "node_started"] + ["message"] * 4
-    + ["node_finished", "node_started", "node_finished", "workflow_finished", "message_end"],
-    "workflow": ["workflow_started", "node_started", "node_finished", "node_started"] + ["text_chunk"] * 4
+    "chat": ["message"] * 5 + ["message_end"],
+    "agent-chat": ["agent_thought"] + ["agent_message"] * 5 + ["agent_thought", "message_end"],
+    "advanced-chat": ["workflow_started", "node_started", "node_finished", "node_started"] + ["message"] * 6
+    + ["node_finished", "node_started", "node_finished", "message_end", "workflow_finished"],
+    "workflow": ["workflow_started", "node_started", "node_finished", "node_started"] + ["text_chunk"] * 6
     + ["node_finished", "node_started", "node_finished", "workflow_finished"],
 }
 
@@ -52,18 +53,20 @@ def test_echo_stream_per_mode(emu, mode):
         assert finished["total_tokens"] > 0
         return
     assert all(isinstance(e["created_at"], int) and e["message_id"] == events[0]["message_id"] for e in events)
-    end = events[-1]
+    [end] = [e for e in events if e["event"] == "message_end"]
     assert end["id"] == end["message_id"]
     usage = end["metadata"]["usage"]
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"] > 0
     assert all(isinstance(usage[k], str) for k in ("prompt_price", "completion_price", "total_price"))
     assert usage["currency"] == "USD" and "latency" in usage
-    if mode == "completion":
-        assert all("conversation_id" not in e for e in events)
-    else:
-        assert len({e["conversation_id"] for e in events}) == 1 and events[0]["conversation_id"]
+    assert len({e["conversation_id"] for e in events}) == 1 and events[0]["conversation_id"]
     if mode == "advanced-chat":
-        assert events[-2]["data"]["outputs"] == {"answer": QUERY}
+        assert events[-3]["data"]["outputs"] == {"answer": QUERY, "files": []}
+        assert all(e["from_variable_selector"] == ["llm", "text"] for e in events if e["event"] == "message")
+    else:
+        assert end["files"] is None
+    if mode == "chat":
+        assert all(e["from_variable_selector"] is None for e in events if e["event"] == "message")
     if mode == "agent-chat":
         assert events[0]["id"] == events[-2]["id"] and events[-2]["thought"] == QUERY
 
@@ -73,18 +76,35 @@ def test_echo_blocking_per_mode(emu, mode):
     emu.load_scenario({"app": {"mode": mode}})
     [result] = call_app(emu, query=QUERY, inputs=WORKFLOW_INPUTS, response_mode="blocking")
     if mode == "agent-chat":
-        assert "Agent Chat App does not support blocking mode" in result["error"]
-        assert "status code: 400" in result["error"]
+        assert result["error"] == FAILED.format(
+            400, '{"code":"invalid_param","message":"Agent Chat App does not support blocking mode","status":400}')
     elif mode == "workflow":
         assert set(result) == {"task_id", "workflow_run_id", "data"}
         assert result["data"]["outputs"] == {"answer": expected_answer(mode)}
         assert result["data"]["status"] == "succeeded"
     else:
+        assert list(result) == ["event", "task_id", "id", "message_id", "conversation_id", "mode", "answer",
+                                "metadata", "created_at"]
         assert result["event"] == "message" and result["mode"] == mode
         assert result["answer"] == expected_answer(mode)
         assert result["id"] == result["message_id"]
         assert result["metadata"]["usage"]["total_tokens"] > 0
-        assert ("conversation_id" in result) == (mode != "completion")
+
+
+@pytest.mark.parametrize("wrapper", ["chat", "completion", "workflow"])
+def test_completion_app_fails_like_dify(emu, wrapper):
+    # Every plugin-path invocation of a text generator fails (CompletionAppGenerator wants args["query"]).
+    emu.load_scenario({"app": {"mode": "completion"}, "replies": [{"events": [{"event": "never sent"}]}]})
+    [result] = call_app(emu, query="q", inputs={"query": "q"}, wrapper=wrapper)
+    assert result["error"] == FAILED.format(500, '{"message":"Internal Server Error","code":"unknown","status":500}')
+
+
+def test_agent_mode_is_an_unexpected_app_type(emu):
+    emu.load_scenario({"app": {"mode": "agent"}})
+    [result] = call_app(emu, query="q")
+    assert result["error"] == FAILED.format(
+        400, '{"code":"invalid_param","message":"unexpected app type","status":400}')
+    assert requests.get(emu.base_url + "/fetch_app", timeout=HTTP_TIMEOUT).json()["ok"] is True
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -113,7 +133,7 @@ def test_fail_before_any_event(emu, mode):
         assert call_app(emu, query="q", response_mode="blocking") == [{"error": text}]
 
 
-@pytest.mark.parametrize("mode", ["chat", "advanced-chat", "completion", "workflow"])
+@pytest.mark.parametrize("mode", ["chat", "advanced-chat", "workflow"])
 def test_blocking_reply_is_returned_as_given(emu, mode):
     blocking = {"event": "message", "answer": "canned", "whatever": [1, 2]}
     emu.load_scenario({"app": {"mode": mode}, "replies": [{"blocking": blocking}]})
@@ -137,10 +157,15 @@ def test_blocking_folds_scripted_events(emu):
 
 
 def test_blocking_with_error_event_fails(emu):
+    # Blocking mode raises the run's error: Dify answers an InvokeError (a ValueError) with invalid_param.
     emu.load_scenario({"replies": [{"events": [{"event": "error", "status": 400, "code": "provider_quota_exceeded",
                                                 "message": "quota"}]}]})
     [result] = call_app(emu, query="q", response_mode="blocking")
-    assert "status code: 400" in result["error"] and "provider_quota_exceeded" in result["error"]
+    assert result["error"] == FAILED.format(400, '{"code":"invalid_param","message":"quota","status":400}')
+    emu.load_scenario({"replies": [{"events": [{"event": "error", "status": 500, "code": "internal_server_error",
+                                                "message": "boom"}]}]})
+    [result] = call_app(emu, query="q", response_mode="blocking")
+    assert result["error"] == FAILED.format(500, '{"message":"Internal Server Error","code":"unknown","status":500}')
 
 
 def test_replies_in_order_last_repeats(emu):
@@ -159,10 +184,10 @@ def test_echo_delay_before_first_event(emu):
     assert time.monotonic() - started >= 5 * 0.25
 
 
-def test_unknown_app_is_404(emu):
+def test_unknown_app_is_a_400(emu):
+    # PluginAppBackwardsInvocation._get_app raises ValueError("app not found").
     [result] = call_app(emu, query="q", app_id="no-such-app")
-    assert result["error"] == ('invoke app failed: request failed with status code: 404 and respond with: '
-                               '{"code": "not_found", "message": "App not found", "status": 404}')
+    assert result["error"] == FAILED.format(400, '{"code":"invalid_param","message":"app not found","status":400}')
 
 
 @pytest.mark.parametrize("mode", CHAT_MODES)
@@ -182,8 +207,8 @@ FORM = {"user_input_form": [
 def test_required_input_is_enforced(emu, mode):
     emu.load_scenario({"app": {"mode": mode, "parameters": FORM}})
     [result] = call_app(emu, query="q", inputs={"tone": "dry"})
-    assert result["error"] == ('invoke app failed: request failed with status code: 400 and respond with: '
-                               '{"code": "invalid_param", "message": "topic is required in input form", "status": 400}')
+    assert result["error"] == FAILED.format(
+        400, '{"code":"invalid_param","message":"topic is required in input form","status":400}')
 
 
 def test_input_types_and_options_are_checked(emu):
@@ -197,7 +222,8 @@ def test_undeclared_inputs_are_dropped(emu):
     emu.load_scenario({"app": {"mode": "workflow", "parameters": FORM}})
     events = call_app(emu, inputs={"topic": "kept", "tone": "warm", "stray": "dropped"})
     assert answer_of(events) == "kept\nwarm"
-    assert events[0]["data"]["inputs"] == {"topic": "kept", "tone": "warm"}
+    inputs = events[0]["data"]["inputs"]
+    assert {k: v for k, v in inputs.items() if not k.startswith("sys.")} == {"topic": "kept", "tone": "warm"}
 
 
 def test_several_apps_and_app_selection(emu):

@@ -1,4 +1,4 @@
-"""Conversations as Dify keeps them: new, continued, unknown, malformed; inputs frozen at the first turn."""
+"""Conversations as Dify keeps them: new, continued, unknown, malformed; inputs taken anew on every turn."""
 
 import uuid
 
@@ -24,12 +24,13 @@ def test_new_and_continued_conversation(emu, mode):
 def test_unknown_uuid_is_400_with_empty_message(emu):
     [result] = call_app(emu, query="q", conversation_id=str(uuid.uuid4()))
     assert result["error"] == ('invoke app failed: request failed with status code: 400 and respond with: '
-                               '{"code": "invalid_param", "message": "", "status": 400}')
+                               '{"code":"invalid_param","message":"","status":400}')
 
 
 def test_non_uuid_is_500(emu):
     [result] = call_app(emu, query="q", conversation_id="not-a-uuid")
-    assert "status code: 500" in result["error"]
+    assert result["error"] == ('invoke app failed: request failed with status code: 500 and respond with: '
+                               '{"message":"Internal Server Error","code":"unknown","status":500}')
 
 
 def test_conversation_belongs_to_its_app(emu):
@@ -39,16 +40,38 @@ def test_conversation_belongs_to_its_app(emu):
     assert "status code: 400" in result["error"]
 
 
-def test_inputs_are_frozen_at_the_first_turn(emu):
+def test_inputs_are_validated_and_used_on_every_turn(emu):
+    # Recorded on Dify 1.14.1 (d_inputs_changed_turn2): turn 2's inputs win, and they are checked again.
     form = {"user_input_form": [{"text-input": {"variable": "persona", "label": "P", "required": True}}]}
-    emu.load_scenario({"app": {"mode": "advanced-chat", "parameters": form}})
+    graph = [{"id": "start", "type": "start"}, {"id": "answer", "type": "answer", "answer": "{{#start.persona#}}"}]
+    emu.load_scenario({"app": {"mode": "advanced-chat", "parameters": form, "graph": graph}})
     first = call_app(emu, query="one", inputs={"persona": "pirate"})
     conversation_id = first[0]["conversation_id"]
-    assert first[0]["data"]["inputs"] == {"persona": "pirate"}
-    # Later inputs are neither used nor validated.
-    second = call_app(emu, query="two", inputs={}, conversation_id=conversation_id)
-    assert second[0]["data"]["inputs"] == {"persona": "pirate"}
-    assert emu.conversations[conversation_id]["inputs"] == {"persona": "pirate"}
+    assert first[0]["data"]["inputs"]["persona"] == "pirate"
+    second = call_app(emu, query="two", inputs={"persona": "poet"}, conversation_id=conversation_id)
+    assert second[0]["data"]["inputs"]["persona"] == "poet" and second[0]["conversation_id"] == conversation_id
+    assert [e["answer"] for e in second if e["event"] == "message"] == ["poet"]
+    [refused] = call_app(emu, query="three", inputs={}, conversation_id=conversation_id)
+    assert "persona is required in input form" in refused["error"]
+    assert emu.conversations[conversation_id]["queries"] == ["one", "two"]
+
+
+def test_conversation_variables_persist_per_conversation(emu):
+    graph = [{"id": "start", "type": "start"},
+             {"id": "count", "type": "assigner",
+              "items": [{"variable_selector": ["conversation", "turns"], "operation": "+=", "value": 1}]},
+             {"id": "answer", "type": "answer", "answer": "{{#conversation.turns#}}"}]
+    emu.load_scenario({"app": {"mode": "advanced-chat", "graph": graph, "conversation_variables": {"turns": 0}}})
+    first = call_app(emu, query="a")
+    conversation_id = first[0]["conversation_id"]
+    second = call_app(emu, query="b", conversation_id=conversation_id)
+    other = call_app(emu, query="c")
+    assert [answer_text(events) for events in (first, second, other)] == ["1", "2", "1"]
+    assert emu.conversations[conversation_id]["variables"] == {"turns": 2}
+
+
+def answer_text(events):
+    return "".join(e["answer"] for e in events if e["event"] == "message")
 
 
 def test_workflow_ignores_query_and_conversation(emu):

@@ -25,7 +25,9 @@ def test_fetch_app_gives_the_parameters_themselves_with_defaults(emu):
 
 def test_fetch_unknown_app_fails(emu):
     result = requests.get(emu.base_url + "/fetch_app?app_id=nope", timeout=HTTP_TIMEOUT).json()
-    assert result["ok"] is False and "App not found" in result["error"]
+    assert result["ok"] is False and result["error"] == (
+        'fetch app failed: request failed with status code: 400 and respond with: '
+        '{"code":"invalid_param","message":"app not found","status":400}')
 
 
 def test_upload_round_trip(emu):

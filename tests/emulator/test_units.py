@@ -2,9 +2,11 @@
 
 import pytest
 
-from dify_emulator.app_events import Run, echo_events, fold_blocking, split_deltas
+from dify_emulator.app_events import Run, fold_blocking
 from dify_emulator.backwards import permission_error
-from dify_emulator.errors import BackwardsError
+from dify_emulator.errors import INTERNAL_SERVER_ERROR, BackwardsError, dify_http_failure, invalid_param
+from dify_emulator.graph import GraphCall, build_graph, default_graph, parse_template, run_graph
+from dify_emulator.llm import split_deltas
 from dify_emulator.manifest import read_manifest
 from dify_emulator.raw_request import build_raw_request, canonical_header
 from dify_emulator.scenario import (
@@ -37,9 +39,29 @@ def test_scenario_defaults_and_deep_merge():
     assert load_scenario(None) == DEMO_SCENARIO
 
 
+START = {"id": "start", "type": "start"}
+
+
 @pytest.mark.parametrize(
     "bad",
-    [{"app": {"mode": "nope"}}, {"replies": []}, {"replies": [{"what": 1}]}, {"hook_id": "a/b"}, {"apps": []}],
+    [
+        {"app": {"mode": "nope"}}, {"replies": []}, {"replies": [{"what": 1}]}, {"hook_id": "a/b"}, {"apps": []},
+        {"app": {"mode": "chat", "graph": [START]}},
+        {"app": {"mode": "workflow", "graph": []}},
+        {"app": {"mode": "workflow", "graph": [{"id": "llm", "type": "llm"}]}},
+        {"app": {"mode": "workflow", "graph": [START, {"id": "a", "type": "answer", "answer": "x"}]}},
+        {"app": {"mode": "advanced-chat", "graph": [START, {"id": "e", "type": "end", "outputs": {}}]}},
+        {"app": {"mode": "advanced-chat", "graph": [START, START]}},
+        {"app": {"mode": "advanced-chat", "graph": [START, {"id": "x", "type": "code"}]}},
+        {"app": {"mode": "advanced-chat", "graph": [START, {"id": "n", "type": "assigner", "items": [
+            {"variable_selector": ["start", "x"], "operation": "+="}]}]}},
+        {"app": {"mode": "advanced-chat", "graph": [START, {"id": "n", "type": "llm", "reasoning_format": "x"}]}},
+        {"app": {"mode": "workflow", "graph": [START, {"id": "e", "type": "end", "outputs": {"a": "start.x"}}]}},
+        {"app": {"mode": "chat", "model": {"script": "gpt"}}},
+        {"app": {"mode": "chat", "agent": {"strategy": "react"}}},
+        {"app": {"mode": "agent-chat", "agent": {"tools": ["web_search"]}}},
+        {"app": {"mode": "workflow", "conversation_variables": {"turns": 0}}},
+    ],
 )
 def test_bad_scenarios_are_refused(bad):
     with pytest.raises(ScenarioError):
@@ -107,7 +129,9 @@ def test_blocking_fold_of_scripted_events():
 
 def test_blocking_fold_of_workflow_echo():
     run = Run(mode="workflow")
-    folded = fold_blocking(run, echo_events(run, "a b c d e", "p", {"q": "a b c d e"}))
+    call = GraphCall(run=run, app_id="app", query=None, inputs={"q": "a b c d e"}, history=[], variables={},
+                     dialogue_count=1, end_user_id="user")
+    folded = fold_blocking(run, run_graph(build_graph(default_graph("workflow")), call))
     assert folded["workflow_run_id"] == run.workflow_run_id
     assert folded["data"]["outputs"] == {"answer": "a b c d e"}
     assert folded["data"]["status"] == "succeeded"
@@ -142,3 +166,19 @@ def test_manifest_and_permissions(tmp_path):
     assert permission_error(bare, "fetch_app") == "permission denied, you need to enable app access in plugin manifest"
     assert "enable storage access" in permission_error(bare, "storage")
     assert permission_error(bare, "upload_file") is None
+
+
+def test_dify_error_bodies_are_byte_exact():
+    # Recorded on 1.14.1: compact, "/" escaped, and the generic 500 with its own key order.
+    assert dify_http_failure(400, invalid_param("Reached maximum retries (3) for URL https://x/y.png")) == (
+        'request failed with status code: 400 and respond with: '
+        '{"code":"invalid_param","message":"Reached maximum retries (3) for URL https:\\/\\/x\\/y.png","status":400}')
+    assert dify_http_failure(500, INTERNAL_SERVER_ERROR) == (
+        'request failed with status code: 500 and respond with: '
+        '{"message":"Internal Server Error","code":"unknown","status":500}')
+
+
+def test_templates_split_into_text_and_variables():
+    segments = parse_template("dialogue_count={{#sys.dialogue_count#}} file={{#start.image.name#}}")
+    assert [(s.text, s.selector) for s in segments] == [
+        ("dialogue_count=", ()), ("", ("sys", "dialogue_count")), (" file=", ()), ("", ("start", "image", "name"))]

@@ -305,7 +305,7 @@ def test_6_deep_nesting_is_a_400(emu, where):
 def test_7_image_urls_are_handed_to_dify_never_fetched_by_the_plugin(emu):
     form = {"user_input_form": [{"file-list": {"variable": "files", "label": "F", "required": False,
                                                "max_length": 3, "allowed_file_types": ["image"]}}]}
-    emu.load_scenario(scenario(api_key=KEY, parameters=form))
+    emu.load_scenario({**scenario(api_key=KEY, parameters=form), "reachable_urls": ["http://127.0.0.1:"]})
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)
