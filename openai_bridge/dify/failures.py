@@ -177,6 +177,8 @@ def _invalid_param(failure: DifyFailure, context: FailureContext) -> OpenAIError
     if lowered.startswith("run failed"):
         return upstream(f"The Dify app run failed: {message.partition(':')[2].strip() or message}",
                         code="app_run_failed")
+    if lowered == "app not found":  # Dify's plugin path raises it as a ValueError: a 400, not a 404
+        return _not_found(failure)
     if "unexpected app type" in lowered:
         return upstream("Dify's plugin API cannot run this app's type ('unexpected app type'). Serve a chatbot, "
                         "agent, chatflow or workflow app through this endpoint instead.", code="app_mode_unsupported")

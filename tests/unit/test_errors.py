@@ -24,6 +24,7 @@ def recorded_refusal(name: str) -> Exception:
     (429, '{"code": "too_many_requests", "message": "slow", "status": 429}', 429, "rate_limit_exceeded"),
     (429, '{"code": "rate_limit_error", "message": "slow", "status": 429}', 429, "rate_limit_exceeded"),
     (404, '{"code": "not_found", "message": "App not found", "status": 404}', 404, "app_not_found"),
+    (400, '{"code": "invalid_param", "message": "app not found", "status": 400}', 404, "app_not_found"),
     (404, '{"code": "not_found", "message": "Message Not Exists.", "status": 404}', 404, "not_found"),
     (400, '{"code": "app_unavailable", "message": "off", "status": 400}', 503, "app_unavailable"),
     (400, '{"code": "provider_not_initialize", "message": "no creds", "status": 400}', 503,
