@@ -3,12 +3,15 @@
 Used for answers produced in-process by the core and for answers that came through the real plugin process.
 Successes are checked with the official `openai` package's own models, which is what clients parse them with:
 `ChatCompletion` / `ChatCompletionChunk`, `responses.Response` and its stream events, `Completion`, `Model`.
-Every answer, whatever its status, must also carry an `x-request-id` and no line break in any header.
+Every answer, whatever its status, must also carry an `x-request-id`, no line break in any header, never the
+endpoint's key or a guessed key, and, when the request came from an allowed browser origin, the same CORS headers
+a success carries (a browser hides an answer without them, errors included).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -19,7 +22,10 @@ from openai.types import Completion, CompletionChoice, Model
 from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import BaseModel
 
+from .strategies import API_KEY
+
 STATS: Counter[str] = Counter()  # "target/api: outcome" -> count, reported at the end of the run (conftest)
+GUESSED_KEY = re.compile(r"sk-guess-[0-9a-f]{8}")
 
 
 class Violation(AssertionError):
@@ -87,6 +93,8 @@ def check_answer(seen: Seen, answer: Answer, target: str = "core") -> str:
         raise _fail("no x-request-id header", status, body)
     if status >= 500 or status < 200 or 300 <= status < 400:
         raise _fail("not a 2xx or 4xx answer", status, body)
+    check_secrets(seen, answer)
+    check_cors(seen, answer)
     route, model_id = api_route(seen.path) or ("", "")
     if 200 <= status < 300 and seen.method != "OPTIONS" and seen.method not in SUCCESS_METHODS.get(route, ()):
         raise _fail(f"a success for {seen.method} {seen.path[:80]!r}, which has none", status, body)
@@ -113,6 +121,50 @@ def check_answer(seen: Seen, answer: Answer, target: str = "core") -> str:
         raise _fail(f"a success with Content-Type {content_type!r}", status, body)
     check_success(route, model_id, status, body)
     return _count(target, f"{status} json /{route}")
+
+
+def check_secrets(seen: Seen, answer: Answer) -> None:
+    """The endpoint's key never leaves the plugin, nor does a wrong key a client tried (SECURITY.md, claims 1, 3)."""
+    presented = [value for _, value in seen.headers]
+    guesses = {guess for value in presented for guess in GUESSED_KEY.findall(value)}
+    for secret in (API_KEY, *guesses):
+        carried = secret.encode() in answer.body or any(secret in v for v in answer.headers.values())
+        if carried:
+            raise _fail(f"an answer carrying the key {secret!r}", answer.status, answer.body)
+    if 200 <= answer.status < 300 and seen.method != "OPTIONS" and not any(API_KEY in v for v in presented):
+        raise _fail("a success for a request without the endpoint's key", answer.status, answer.body)
+
+
+def cors_grant(origin: str, allowed: tuple[str, ...]) -> str | None:
+    """The Access-Control-Allow-Origin an answer must carry (SECURITY.md, claim 5), None for no CORS headers."""
+    if not origin or not allowed:
+        return None
+    if "*" in allowed:
+        return "*"
+    return origin if origin in allowed else None
+
+
+def check_cors(seen: Seen, answer: Answer) -> None:
+    cors = {k.lower(): v for k, v in answer.headers.items() if k.lower().startswith("access-control-")}
+    grant = cors_grant(seen.origin, seen.allowed_origins)
+    status, body = answer.status, answer.body
+    if "access-control-allow-credentials" in cors:
+        raise _fail("an answer with Access-Control-Allow-Credentials", status, body)
+    if grant is None:
+        if cors:
+            raise _fail(f"CORS headers for the origin {seen.origin[:80]!r}, which is not allowed: {cors}", status,
+                        body)
+        return
+    if cors.get("access-control-allow-origin") != grant:
+        raise _fail(f"an answer to the allowed origin {seen.origin[:80]!r} without Access-Control-Allow-Origin: "
+                    f"{grant!r} (a browser hides it from the page)", status, body)
+    if "x-request-id" not in cors.get("access-control-expose-headers", "").lower():
+        raise _fail("an answer to an allowed origin that does not expose x-request-id", status, body)
+    if grant != "*" and "origin" not in header_lookup(answer.headers, "Vary").lower():
+        raise _fail("an answer reflecting the origin without Vary: Origin", status, body)
+    if seen.method == "OPTIONS" and status == 204 and not {"access-control-allow-methods",
+                                                           "access-control-allow-headers"} <= set(cors):
+        raise _fail("a preflight to an allowed origin without Allow-Methods and Allow-Headers", status, body)
 
 
 def check_envelope(status: int, body: bytes) -> dict:
