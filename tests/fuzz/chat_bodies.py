@@ -13,6 +13,7 @@ from .strategies import (
     GOOD_PDF_DATA,
     GOOD_PNG_URL,
     GOOD_WAV,
+    ORDINARY_ANSWER,
     OVER_DIFY_LIMIT,
     BodyShape,
     HugeBuilder,
@@ -27,6 +28,7 @@ from .strategies import (
     good_text,
     image_url,
     junk,
+    many_stops,
     stop,
     tool_choice,
     unknown_part,
@@ -145,6 +147,9 @@ HUGE: dict[str, HugeBuilder] = {
     "messages": lambda size, char: {"model": "m",
                                     "messages": [HI, {"role": "assistant", "content": "ok"}] * (size // 20_000) + [HI]},
     "stop": lambda size, char: {"model": "m", "messages": [HI], "stop": [char * 3] * (size // 10_000)},
+    # The echo app answers the query: an ordinary answer, thousands of stop sequences.
+    "stops_per_delta": lambda size, char: {"model": "m", "messages": [{"role": "user", "content": ORDINARY_ANSWER}],
+                                           "stop": many_stops(size, char)},
     "long_stop": lambda size, char: {"model": "m", "messages": [{"role": "user", "content": "a" * (size // 2)}],
                                      "stop": ["a" * (size // 2) + "b"]},
     "parts": lambda size, char: {"model": "m", "messages": [

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from .strategies import (
     COMMON_FIELDS,
     GOOD_COMMON,
+    ORDINARY_ANSWER,
     OVER_DIFY_LIMIT,
     BodyShape,
     HugeBuilder,
@@ -19,6 +20,7 @@ from .strategies import (
     good_stop,
     good_text,
     junk,
+    many_stops,
     stop,
     weird_text,
     wrong_or,
@@ -80,6 +82,8 @@ HUGE: dict[str, HugeBuilder] = {
     "prompts": lambda size, char: {"model": "m", "prompt": [char * 10] * (size // 1_000)},
     "tokens": lambda size, char: {"model": "m", "prompt": [7] * (size // 10)},
     "stop": lambda size, char: {"model": "m", "prompt": "hi", "stop": [char * 3] * (size // 10_000)},
+    # The echo app answers the prompt: an ordinary answer, thousands of stop sequences.
+    "stops_per_delta": lambda size, char: {"model": "m", "prompt": ORDINARY_ANSWER, "stop": many_stops(size, char)},
     "long_stop": lambda size, char: {"model": "m", "prompt": "a" * (size // 2), "stop": ["a" * (size // 2) + "b"]},
     "suffix": lambda size, char: {"model": "m", "prompt": "hi", "suffix": char * size},
     "over_limit": lambda size, char: {"model": "m", "prompt": "x" * OVER_DIFY_LIMIT},

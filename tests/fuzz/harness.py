@@ -32,6 +32,9 @@ def budget(name: str, default: int) -> int:
         return default
 
 
+MAX_DELTAS = 2_000
+
+
 @dataclass
 class EchoDify:
     """A healthy Dify whose app answers with the query (or the inputs, for apps without one)."""
@@ -46,7 +49,9 @@ class EchoDify:
         conversation = conversation_id or str(uuid.uuid4())
         env = {"conversation_id": conversation, "message_id": f"m-{uuid.uuid4().hex[:8]}", "created_at": 1700000000,
                "task_id": "t"}
-        step = max(1, len(query) // 4)
+        # Token-sized deltas, as a model streams them (per-delta costs such as `stop` matching show), but never more
+        # than MAX_DELTAS of them, so that a multi-megabyte answer stays quick.
+        step = max(4, -(-len(query) // MAX_DELTAS))
         for at in range(0, len(query), step):
             yield {"event": "message", "answer": query[at:at + step], **env}
         yield {"event": "message_end", **env,

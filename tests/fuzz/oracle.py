@@ -25,6 +25,9 @@ from pydantic import BaseModel
 from .strategies import API_KEY
 
 STATS: Counter[str] = Counter()  # "target/api: outcome" -> count, reported at the end of the run (conftest)
+# A single request, however hostile, must not keep a worker busy for long: Dify caps a request at 600 s, but a
+# client-controlled cost (thousands of stop sequences, deep values) is a denial of service long before that.
+SLOW_SECONDS = 8.0
 GUESSED_KEY = re.compile(r"sk-guess-[0-9a-f]{8}")
 
 
@@ -95,6 +98,8 @@ def check_answer(seen: Seen, answer: Answer, target: str = "core") -> str:
         raise _fail("not a 2xx or 4xx answer", status, body)
     check_secrets(seen, answer)
     check_cors(seen, answer)
+    if answer.seconds > SLOW_SECONDS:
+        raise _fail(f"an answer that took {answer.seconds:.1f} s (at most {SLOW_SECONDS:.0f} s)", status, body)
     route, model_id = api_route(seen.path) or ("", "")
     if 200 <= status < 300 and seen.method != "OPTIONS" and seen.method not in SUCCESS_METHODS.get(route, ()):
         raise _fail(f"a success for {seen.method} {seen.path[:80]!r}, which has none", status, body)

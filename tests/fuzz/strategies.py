@@ -250,6 +250,13 @@ def chaotic(draw: st.DrawFn, required: Mapping[str, st.SearchStrategy[Any]],
 
 # A huge body of one kind: (size in characters, the repeated character) -> body.
 HugeBuilder = Callable[[int, str], dict[str, Any]]
+# An ordinary answer's length (about 2,000 tokens), for the `stop` sequences of `many_stops` to be checked against.
+ORDINARY_ANSWER = "a" * 8_000
+
+
+def many_stops(size: int, char: str) -> list[str]:
+    """Thousands of stop sequences (the plugin does not enforce OpenAI's limit of 4): each costs at every delta."""
+    return [char * 3] * (size // 100)
 
 
 @dataclass(frozen=True)
