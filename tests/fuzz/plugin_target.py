@@ -42,12 +42,15 @@ def wire_value(value: str) -> bytes:
     return value.translate(CONTROL).strip(" \t").encode("utf-8")
 
 
-@dataclass
+@dataclass(repr=False)  # a failing example names the target, not every log line so far
 class PluginTarget:
     emu: Emulator
     client: httpx.Client
     tap: LogTap
     known_response: str = ""
+
+    def __repr__(self) -> str:
+        return f"<plugin process {self.emu.plugin_pid}>"
 
     def seed_known_response(self) -> None:
         """One response the endpoint really made, for the generated `previous_response_id`s to continue."""
