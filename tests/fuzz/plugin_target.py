@@ -32,6 +32,10 @@ SCENARIO: dict[str, Any] = {
     "replies": [{"echo": True}],
 }
 
+class OutsideTheEndpoint(Exception):
+    """A generated path that, once the client has resolved it, no longer leads to the plugin."""
+
+
 CONTROL = {c: None for c in [*range(0x20), 0x7F] if c != 0x09}
 
 
@@ -65,9 +69,15 @@ class PluginTarget:
             # A longer lie never reaches the plugin (the daemon waits for bytes that do not come).
             body = body[:lie]
         wire = [(name, wire_value(value)) for name, value in headers]
-        response = self.client.request(method, self.emu.base_url + path, content=body,
+        url = httpx.URL(self.emu.base_url + path)
+        endpoint = f"/e/{self.emu.hook_id}"
+        if not url.raw_path.decode("ascii").startswith(endpoint):
+            # The client resolved dot segments ("/.."), and the URL left the endpoint: that request goes to Dify,
+            # not to the plugin.
+            raise OutsideTheEndpoint(url.raw_path)
+        response = self.client.request(method, url, content=body,
                                        headers=[(name.encode("latin-1"), value) for name, value in wire])
-        sent_path = response.request.url.raw_path.decode("ascii").removeprefix(f"/e/{self.emu.hook_id}")
+        sent_path = response.request.url.raw_path.decode("ascii").removeprefix(endpoint)
         received = [(name, value.decode("utf-8")) for name, value in wire]
         # The SDK builds the request's environ header by header: of a repeated Origin, the last one counts.
         origins = [value for name, value in received if name.lower() == "origin"]

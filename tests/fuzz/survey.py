@@ -25,6 +25,7 @@ from .apis import APIS, FuzzApi
 from .harness import deployments, run_in_process
 from .headers import CORE, PLUGIN
 from .oracle import STATS, Answer, Seen, Violation, check_answer
+from .plugin_target import OutsideTheEndpoint, plugin_target
 from .strategies import FuzzRequest
 
 Send = Callable[[FuzzRequest], tuple[Seen, Answer]]
@@ -78,6 +79,8 @@ def survey(api: FuzzApi, send: Send, examples: int, target: str, result: Survey)
         try:
             seen, answer = send(request)
             check_answer(seen, answer, target=f"{target}/{api.name}")
+        except OutsideTheEndpoint:
+            STATS[f"{target}/{api.name}: not sent (the URL leaves the endpoint)"] += 1
         except Violation as violation:
             STATS[f"{target}/{api.name}: VIOLATION"] += 1
             result.record(api.name, request, violation, answer)
@@ -98,8 +101,6 @@ def main() -> None:
     result = Survey()
     with ExitStack() as stack:
         if args.plugin:
-            from .plugin_target import plugin_target
-
             plugin = stack.enter_context(plugin_target())
             sends: list[Send] = [plugin.send]
         else:
