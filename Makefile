@@ -40,8 +40,9 @@ node-deps:
 	elif [ ! tests/node/node_modules/.package-lock.json -nt tests/node/package-lock.json ]; then \
 	  npm ci --silent --no-audit --no-fund --prefix tests/node; fi
 
-# The full fuzzing budgets: 10,000 generated requests in-process and 600 through the real plugin process, plus
-# malformed Dify streams (`make test` runs the same targets with small budgets).
+# The full fuzzing budgets, per API (chat, responses, completions, models, routes, headers): 10,000 generated
+# requests in-process and 600 through the real plugin process, plus malformed Dify streams (`make test` runs the
+# same targets with small budgets). `$(PY) -m tests.fuzz.survey` lists the distinct violations past the first.
 FUZZ_EXAMPLES ?= 10000
 FUZZ_PLUGIN_EXAMPLES ?= 600
 fuzz: $(STAMP)
