@@ -6,14 +6,15 @@ from dataclasses import dataclass
 
 from openai_bridge.errors import method_not_allowed, route_not_found
 
-# path template -> {method: route name}; "{id}" matches one path segment.
+# path template -> {method: route name}; "{id}" matches one path segment, "{id...}" the rest of the path (model
+# names may hold "/").
 ROUTES: dict[str, dict[str, str]] = {
     "/chat/completions": {"POST": "chat_completions"},
     "/responses": {"POST": "create_response"},
     "/responses/{id}": {"GET": "retrieve_response"},
     "/completions": {"POST": "completions"},
     "/models": {"GET": "list_models"},
-    "/models/{id}": {"GET": "retrieve_model"},
+    "/models/{id...}": {"GET": "retrieve_model"},
 }
 
 
@@ -33,6 +34,9 @@ def normalize(path: str) -> str:
 
 def _match(template: str, path: str) -> dict[str, str] | None:
     want, got = template.strip("/").split("/"), path.strip("/").split("/")
+    if want[-1].endswith("...}") and len(got) >= len(want):
+        got = [*got[: len(want) - 1], "/".join(got[len(want) - 1:])]
+        want = [*want[:-1], want[-1].replace("...", "")]
     if len(want) != len(got):
         return None
     params: dict[str, str] = {}

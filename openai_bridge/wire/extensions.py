@@ -18,7 +18,9 @@ UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-
 def validate_conversation_id(value: str, param: str) -> str:
     # Dify answers an unknown id with an empty 400 and a malformed one with a 500: check before calling.
     if not UUID_PATTERN.match(value.strip()):
-        raise invalid_request(f"'{param}' must be a Dify conversation id (a UUID), got {value[:64]!r}.", param,
+        # The value is not repeated: a client's header may hold anything, a key pasted in the wrong place included.
+        raise invalid_request(f"'{param}' must be a Dify conversation id (a UUID of 36 characters, as the "
+                              f"X-Dify-Conversation-Id header of an earlier answer gives it); this one is not.", param,
                               "invalid_conversation_id")
     return value.strip().lower()
 

@@ -58,7 +58,7 @@ class EchoDify:
                "metadata": {"usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3}}, "files": []}
 
     def fetch_app_parameters(self, app_id: str) -> Mapping[str, Any]:
-        return {"data": self.parameters}
+        return self.parameters  # the parameters themselves, as the daemon hands them over
 
     def upload_file(self, filename: str, content: bytes, mimetype: str) -> str:
         self.uploads += 1

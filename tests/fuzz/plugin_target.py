@@ -32,8 +32,13 @@ SCENARIO: dict[str, Any] = {
     "replies": [{"echo": True}],
 }
 
-class OutsideTheEndpoint(Exception):
-    """A generated path that, once the client has resolved it, no longer leads to the plugin."""
+class NotForThePlugin(Exception):
+    """A generated path that does not reach plugin code: once the client resolved it, it left the endpoint; or the
+    SDK cannot route it (an encoded line break: werkzeug's path converter does not match one, and the SDK answers
+    its own plain-text 404 before any plugin code runs, a known limit in SECURITY.md)."""
+
+
+SDK_UNROUTABLE = ("%0a", "%0d")
 
 
 CONTROL = {c: None for c in [*range(0x20), 0x7F] if c != 0x09}
@@ -74,7 +79,9 @@ class PluginTarget:
         if not url.raw_path.decode("ascii").startswith(endpoint):
             # The client resolved dot segments ("/.."), and the URL left the endpoint: that request goes to Dify,
             # not to the plugin.
-            raise OutsideTheEndpoint(url.raw_path)
+            raise NotForThePlugin(url.raw_path)
+        if any(mark in url.raw_path.decode("ascii").lower() for mark in SDK_UNROUTABLE):
+            raise NotForThePlugin(url.raw_path)
         response = self.client.request(method, url, content=body,
                                        headers=[(name.encode("latin-1"), value) for name, value in wire])
         sent_path = response.request.url.raw_path.decode("ascii").removeprefix(endpoint)

@@ -2,7 +2,7 @@
 
     python -m tests.fuzz.reproducers [--plugin]
 
-In-process through `openai_bridge.app.handle` (the fuzz harness's echo Dify), and with --plugin also through the
+In-process through `openai_bridge.http.server.handle` (the fuzz harness's echo Dify), and with --plugin also through the
 real plugin process (dify_emulator). Not a test: the fuzz tests are the checks; these are the smallest requests
 that show each failure, for whoever fixes the core. A fixed defect prints an acceptable answer.
 """

@@ -25,7 +25,7 @@ from .apis import APIS, FuzzApi
 from .harness import deployments, run_in_process
 from .headers import CORE, PLUGIN
 from .oracle import STATS, Answer, Seen, Violation, check_answer
-from .plugin_target import OutsideTheEndpoint, plugin_target
+from .plugin_target import NotForThePlugin, plugin_target
 from .strategies import FuzzRequest
 
 Send = Callable[[FuzzRequest], tuple[Seen, Answer]]
@@ -79,7 +79,7 @@ def survey(api: FuzzApi, send: Send, examples: int, target: str, result: Survey)
         try:
             seen, answer = send(request)
             check_answer(seen, answer, target=f"{target}/{api.name}")
-        except OutsideTheEndpoint:
+        except NotForThePlugin:
             STATS[f"{target}/{api.name}: not sent (the URL leaves the endpoint)"] += 1
         except Violation as violation:
             STATS[f"{target}/{api.name}: VIOLATION"] += 1

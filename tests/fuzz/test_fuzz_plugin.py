@@ -16,7 +16,7 @@ from .apis import APIS, FuzzApi
 from .harness import budget
 from .headers import PLUGIN
 from .oracle import check_answer
-from .plugin_target import OutsideTheEndpoint, PluginTarget, healthy_answers, plugin_target
+from .plugin_target import NotForThePlugin, PluginTarget, healthy_answers, plugin_target
 
 EXAMPLES = budget("FUZZ_PLUGIN_EXAMPLES", 30)
 SLOW_DATA = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example,
@@ -40,7 +40,7 @@ def test_hostile_requests_through_the_plugin_process(plugin, api: FuzzApi, data:
     target: PluginTarget = plugin[0]
     try:
         seen, answer = target.send(data.draw(api.requests(PLUGIN), label="request"))
-    except OutsideTheEndpoint:
+    except NotForThePlugin:
         reject()
     check_answer(seen, answer, target=f"plugin/{api.name}")
 

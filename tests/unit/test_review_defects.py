@@ -14,7 +14,7 @@ import pytest
 
 from openai_bridge.apis.rules import MAX_STOP_SEQUENCES
 from openai_bridge.dify.form import AppFormCache
-from openai_bridge.http.messages import MAX_CHUNK_BYTES, HttpResponse
+from openai_bridge.http.messages import MAX_CHUNK_BYTES, HttpResponse, IncomingRequest
 from openai_bridge.http.server import handle
 from openai_bridge.run.timing import Timing
 
@@ -229,3 +229,21 @@ def test_drop_mode_drops_the_models_reasoning_but_not_the_agents_steps():
     message = json.loads(raw)["choices"][0]["message"]
     assert message["content"] == "Done"
     assert "Calling tool search" in message["reasoning_content"] and "private" not in message["reasoning_content"]
+
+
+def test_a_malformed_conversation_id_is_not_repeated_back():
+    # Found by fuzzing every API: a header value (a key pasted in the wrong place) came back in the message.
+    response, raw = call(post("/v1/chat/completions", CHAT, headers={"X-Dify-Conversation-Id": "sk-test"}),
+                         FakeDify(chat_events("x")))
+    error = json.loads(raw)["error"]
+    assert response.status == 400 and error["code"] == "invalid_conversation_id" and "sk-test" not in raw.decode()
+
+
+def test_a_model_name_with_a_slash_can_be_retrieved():
+    # Found by fuzzing /models: a listed name holding "/" answered 404 unknown_url when retrieved.
+    settings = {**SETTINGS, "model_name": "org/dify app"}
+    listed, raw = call(IncomingRequest("GET", "/v1/models", {"authorization": "Bearer sk-test"}), FakeDify(), settings)
+    assert [m["id"] for m in json.loads(raw)["data"]] == ["org/dify-app"]
+    one, raw = call(IncomingRequest("GET", "/v1/models/org/dify-app", {"authorization": "Bearer sk-test"}),
+                    FakeDify(), settings)
+    assert one.status == 200 and json.loads(raw)["id"] == "org/dify-app"
