@@ -16,6 +16,7 @@ from dify_plugin.config.logger_format import plugin_logger_handler
 from dify_plugin.core.runtime import Session
 from werkzeug import Request, Response
 
+from openai_bridge.dify.call import DifyCall
 from openai_bridge.http.messages import IncomingRequest
 from openai_bridge.http.server import handle
 
@@ -31,21 +32,23 @@ class SessionDify:
     def __init__(self, session: Session) -> None:
         self._session = session
         self.endpoint_id = session.endpoint_id or ""
+        self.accepts_query_files = False  # the plugin API has no `files` (dify-plugin-sdks #76)
         self._absent: set[str] = set()  # storage keys this request found missing
 
-    def invoke_app(self, app_id: str, query: str, inputs: Mapping[str, Any],
-                   conversation_id: str | None) -> Iterator[dict[str, Any]]:
+    def invoke_app(self, call: DifyCall) -> Iterator[dict[str, Any]]:
         # The chat wrapper serves every mode: Dify dispatches on the app's real mode, and workflow apps ignore
-        # the query and conversation they do not use.
-        return self._session.app.chat.invoke(app_id=app_id, query=query, inputs=dict(inputs),
-                                             response_mode="streaming", conversation_id=conversation_id or None)
+        # the query and conversation they do not use. The user is not sent: plugin calls all run as one.
+        return self._session.app.chat.invoke(app_id=call.app_id, query=call.query, inputs=dict(call.inputs),
+                                             response_mode="streaming", conversation_id=call.conversation_id or None)
 
     def fetch_app_parameters(self, app_id: str) -> Mapping[str, Any]:
         # The daemon strips Dify's two `data` wrappers: this is the parameters object itself.
         return self._session.app.fetch_app(app_id)
 
-    def upload_file(self, filename: str, content: bytes, mimetype: str) -> str:
-        return self._session.file.upload(filename, content, mimetype).id
+    def upload_file(self, filename: str, content: bytes, mimetype: str, user: str) -> dict[str, str]:
+        # The SDK's own to_app_parameter() had the wrong shape until dify-plugin-sdks #291: built here.
+        uploaded = self._session.file.upload(filename, content, mimetype)
+        return {"transfer_method": "tool_file", "tool_file_id": uploaded.id}
 
     def storage_get(self, key: str) -> bytes | None:
         try:

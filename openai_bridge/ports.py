@@ -8,6 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
+from openai_bridge.dify.call import DifyCall
+
 
 class KeyValueStorage(Protocol):
     """Plugin storage, as conversation memory needs it."""
@@ -20,17 +22,24 @@ class KeyValueStorage(Protocol):
 
 
 class DifyPort(KeyValueStorage, Protocol):
-    endpoint_id: str
+    """Dify, as the core calls it: over the plugin SDK's session (endpoints/), or Dify's Service API (gateway/)."""
 
-    def invoke_app(self, app_id: str, query: str, inputs: Mapping[str, Any],
-                   conversation_id: str | None) -> Iterator[dict[str, Any]]:
-        """Run the app in streaming mode; raises (before the first event) when Dify refuses."""
+    endpoint_id: str  # what memory keys are prefixed with: storage may be shared by several endpoints
+    # Whether a call can attach files to the query itself (`sys.files`): the Service API can, the plugin API cannot.
+    accepts_query_files: bool
+
+    def invoke_app(self, call: DifyCall) -> Iterator[dict[str, Any]]:
+        """Run the app in streaming mode and yield Dify's event dicts. A refusal raises, before the first event, an
+        exception whose text holds `status code: N and respond with: <Dify's JSON error>` (the daemon's wording,
+        which dify.failures classifies); closing the iterator stops reading (and, where the API can, the run)."""
         ...
 
     def fetch_app_parameters(self, app_id: str) -> Mapping[str, Any]:
         """The app's parameters (`user_input_form`, `file_upload`, ...)."""
         ...
 
-    def upload_file(self, filename: str, content: bytes, mimetype: str) -> str:
-        """Store a file in Dify as a tool file; returns its id."""
+    def upload_file(self, filename: str, content: bytes, mimetype: str, user: str) -> dict[str, str]:
+        """Store a file in Dify (for `user`, where the API has users); the reference a file mapping names it by:
+        {"transfer_method": "tool_file", "tool_file_id": ...} or {"transfer_method": "local_file",
+        "upload_file_id": ...}."""
         ...

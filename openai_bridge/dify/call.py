@@ -65,6 +65,8 @@ class DifyCall:
     query: str
     inputs: dict[str, Any] = field(default_factory=dict)
     conversation_id: str | None = None
+    user: str = ""  # the end user it runs as, where the Dify API lets the caller say (run.start.dify_user)
+    files: list[dict[str, Any]] = field(default_factory=list)  # attached to the query itself (sys.files)
 
 
 class Source(StrEnum):
@@ -148,7 +150,8 @@ def check_required_inputs(form: AppForm, inputs: dict[str, Any]) -> None:
 
 def plan_chat_call(request: ChatCompletionRequest, settings: EndpointSettings, form: AppForm, *,
                    continuation: Continuation | None = None, earlier_turns: Sequence[str] = (),
-                   extra_inputs: dict[str, Any] | None = None, caller: Caller = Caller()) -> DifyCall:
+                   extra_inputs: dict[str, Any] | None = None, caller: Caller = Caller(), user: str = "",
+                   files: list[dict[str, Any]] | None = None) -> DifyCall:
     """`earlier_turns`: the dialogue before this request, when the request does not carry it (a Responses chain
     re-seeded from what the plugin stored), as transcript text."""
     messages = request.messages
@@ -173,4 +176,5 @@ def plan_chat_call(request: ChatCompletionRequest, settings: EndpointSettings, f
 
     inputs = {**build_inputs(request, settings, form, query, system, caller), **(extra_inputs or {})}
     check_required_inputs(form, inputs)
-    return DifyCall(settings.app_id, query, inputs, continuation.conversation_id if continuation else None)
+    return DifyCall(settings.app_id, query, inputs, continuation.conversation_id if continuation else None, user,
+                    list(files or []))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import mimetypes
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -177,14 +177,27 @@ def check_fits(attachments: list[Attachment], form: AppForm, variable: InputVari
                 "a data URL instead.", attachment.param, "unsupported_file")
 
 
-def to_file_inputs(attachments: list[Attachment], variable: InputVariable,
-                   upload: Callable[[str, bytes, str], str]) -> dict[str, Any]:
-    """The input value for `variable`, uploading inline files with `upload(filename, bytes, mimetype) -> id`."""
+def to_file_mappings(attachments: list[Attachment],
+                     upload: Callable[[str, bytes, str], dict[str, str]]) -> list[dict[str, Any]]:
+    """Dify's file mappings for the attachments, uploading inline files with `upload(filename, bytes, mimetype)`,
+    which answers the reference Dify knows the stored file by (its transfer method and id)."""
     mappings: list[dict[str, Any]] = []
     for attachment in attachments:
         if attachment.url:
             mappings.append({"type": attachment.kind, "transfer_method": "remote_url", "url": attachment.url})
         else:
-            file_id = upload(attachment.filename, attachment.content, attachment.mimetype)
-            mappings.append({"type": attachment.kind, "transfer_method": "tool_file", "tool_file_id": file_id})
+            mappings.append({"type": attachment.kind,
+                             **upload(attachment.filename, attachment.content, attachment.mimetype)})
+    return mappings
+
+
+def as_input(variable: InputVariable, mappings: list[dict[str, Any]]) -> dict[str, Any]:
+    """The value of a file or file-list input variable holding these files."""
     return {variable.name: mappings if variable.kind == "file-list" else mappings[0]}
+
+
+def accepts_query_files(form: AppForm) -> bool:
+    """Whether the app takes files with the query itself (`sys.files`): its file upload feature is on."""
+    upload = form.file_upload
+    image = upload.get("image")
+    return bool(upload.get("enabled") or (isinstance(image, Mapping) and image.get("enabled")))

@@ -21,7 +21,14 @@ from openai_bridge.answer import AnswerPart, Failure
 from openai_bridge.dify import failures
 from openai_bridge.dify.call import Caller, Continuation, DifyCall, Source, plan_chat_call
 from openai_bridge.dify.failures import DifyFailure, FailureContext
-from openai_bridge.dify.files import check_fits, extract_attachments, file_variable, to_file_inputs
+from openai_bridge.dify.files import (
+    accepts_query_files,
+    as_input,
+    check_fits,
+    extract_attachments,
+    file_variable,
+    to_file_mappings,
+)
 from openai_bridge.dify.form import AppForm, AppFormCache
 from openai_bridge.dify.transcript import last_user_index
 from openai_bridge.errors import OpenAIError
@@ -80,9 +87,16 @@ class _Refusal:
     error: OpenAIError
 
 
+def dify_user(owner: str, caller: Caller) -> str:
+    """The Dify end user the call runs as, where the Dify API lets the caller choose it (the Service API; plugin
+    calls all run as one anonymous user): the caller's own id, readable in Dify's logs, else one derived from whose
+    threads these are. Either way the same for every turn of a thread, as Dify's conversations belong to a user."""
+    return caller.id[:255] if caller.id else "openai-" + hashlib.sha256(owner.encode()).hexdigest()[:24]
+
+
 def start_run(request: IncomingRequest, chat: ChatCompletionRequest, settings: EndpointSettings,
-                  dify: DifyPort, forms: AppFormCache, timing: Timing, named: Continuation | None = None, *,
-                  earlier_turns: Sequence[str] = (), keep_thread: bool = True) -> Run:
+              dify: DifyPort, forms: AppFormCache, timing: Timing, named: Continuation | None = None, *,
+              earlier_turns: Sequence[str] = (), keep_thread: bool = True) -> Run:
     """Plan the Dify call for `chat` and start it; raises the OpenAIError of a call that cannot start.
 
     `named`: the conversation the request itself continues (a client id or a previous response's); otherwise thread
@@ -91,16 +105,26 @@ def start_run(request: IncomingRequest, chat: ChatCompletionRequest, settings: E
     form = forms.get(settings.app_id, dify.fetch_app_parameters)
     attachments = extract_attachments(chat)
     variable = file_variable(form, settings.file_variable)
-    check_fits(attachments, form, variable, settings.file_variable)
+    # Files go into the app's file input; an app without one takes them with the query where the Dify API can.
+    with_query = variable is None and dify.accepts_query_files and accepts_query_files(form)
+    if not with_query:
+        check_fits(attachments, form, variable, settings.file_variable)
     memory = ConversationMemory(dify, dify.endpoint_id, settings.app_id)
     owner = thread_owner(request, chat)
     caller = caller_of(request, chat)
-    file_inputs = {}
-    if attachments and variable is not None:
+    user = dify_user(owner, caller)
+    file_inputs: dict[str, Any] = {}
+    query_files: list[dict[str, Any]] = []
+    if attachments:
         try:
-            file_inputs = to_file_inputs(attachments, variable, dify.upload_file)
+            mappings = to_file_mappings(attachments, lambda name, content, mimetype: dify.upload_file(
+                name, content, mimetype, user))
         except Exception as exc:  # noqa: BLE001 - Dify refusing the upload is Dify's failure, or its settings'
             raise failures.upload_failed(exc, attachments[0].param) from exc
+        if variable is not None and not with_query:
+            file_inputs = as_input(variable, mappings)
+        else:
+            query_files = mappings
 
     thread: list[ChatMessage] | None = None
     continued: Thread | None = None
@@ -115,7 +139,7 @@ def start_run(request: IncomingRequest, chat: ChatCompletionRequest, settings: E
     def attempt(continuation: Continuation | None, earlier: Sequence[str]) -> tuple[
             AnswerPipeline, FailureContext, tuple[EventSource, list[AnswerPart] | None] | _Refusal]:
         call = plan_chat_call(chat, settings, form, continuation=continuation, earlier_turns=earlier,
-                              extra_inputs=file_inputs, caller=caller)
+                              extra_inputs=file_inputs, caller=caller, user=user, files=query_files)
         pipeline = AnswerPipeline(settings, [chat.stop] if isinstance(chat.stop, str) else list(chat.stop or []),
                                   streaming=bool(chat.stream))
         context = _context_of(continuation, form)
@@ -161,7 +185,7 @@ def _first_event(dify: DifyPort, call: DifyCall, pipeline: AnswerPipeline, timin
                  context: FailureContext, streaming: bool) -> tuple[EventSource, list[AnswerPart] | None] | _Refusal:
     """The running call and the parts of its first event (None when Dify said nothing in time), or its refusal."""
     def invoke() -> Iterator[dict[str, Any]]:
-        return dify.invoke_app(call.app_id, call.query, call.inputs, call.conversation_id)
+        return dify.invoke_app(call)
 
     # A stream reads Dify on a helper thread, so it can send keep-alives and begin before a slow first event.
     reader: EventSource = ThreadedReader(invoke) if streaming else DirectReader(invoke)

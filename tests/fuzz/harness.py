@@ -13,6 +13,7 @@ from urllib.parse import unquote
 
 from werkzeug.datastructures import Headers
 
+from openai_bridge.dify.call import DifyCall
 from openai_bridge.dify.form import AppFormCache
 from openai_bridge.http.messages import HttpResponse, IncomingRequest
 from openai_bridge.http.server import handle
@@ -43,10 +44,11 @@ class EchoDify:
     endpoint_id: str = "ep-fuzz"
     storage: dict[str, bytes] = field(default_factory=dict)
     uploads: int = 0
+    accepts_query_files: bool = False
 
-    def invoke_app(self, app_id: str, query: str, inputs: Mapping[str, Any],
-                   conversation_id: str | None) -> Iterator[dict[str, Any]]:
-        conversation = conversation_id or str(uuid.uuid4())
+    def invoke_app(self, call: DifyCall) -> Iterator[dict[str, Any]]:
+        query = call.query
+        conversation = call.conversation_id or str(uuid.uuid4())
         env = {"conversation_id": conversation, "message_id": f"m-{uuid.uuid4().hex[:8]}", "created_at": 1700000000,
                "task_id": "t"}
         # Token-sized deltas, as a model streams them (per-delta costs such as `stop` matching show), but never more
@@ -60,9 +62,9 @@ class EchoDify:
     def fetch_app_parameters(self, app_id: str) -> Mapping[str, Any]:
         return self.parameters  # the parameters themselves, as the daemon hands them over
 
-    def upload_file(self, filename: str, content: bytes, mimetype: str) -> str:
+    def upload_file(self, filename: str, content: bytes, mimetype: str, user: str) -> dict[str, str]:
         self.uploads += 1
-        return f"file-{self.uploads}"
+        return {"transfer_method": "tool_file", "tool_file_id": f"file-{self.uploads}"}
 
     def storage_get(self, key: str) -> bytes | None:
         return self.storage.get(key)

@@ -8,6 +8,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from openai_bridge.dify.call import DifyCall
 from openai_bridge.http.messages import IncomingRequest
 
 
@@ -27,11 +28,12 @@ class FakeDify:
     # Conversations Dify refuses as unknown (deleted in its logs, or another run user's), as a real Dify 1.14 does.
     forgotten: set[str] = field(default_factory=set)
 
-    def invoke_app(self, app_id: str, query: str, inputs: Mapping[str, Any],
-                   conversation_id: str | None) -> Iterator[dict[str, Any]]:
-        self.calls.append({"app_id": app_id, "query": query, "inputs": dict(inputs),
-                           "conversation_id": conversation_id})
-        return self._stream(UNKNOWN_CONVERSATION if conversation_id in self.forgotten else self.fail)
+    accepts_query_files: bool = False
+
+    def invoke_app(self, call: DifyCall) -> Iterator[dict[str, Any]]:
+        self.calls.append({"app_id": call.app_id, "query": call.query, "inputs": dict(call.inputs),
+                           "conversation_id": call.conversation_id, "user": call.user, "files": call.files})
+        return self._stream(UNKNOWN_CONVERSATION if call.conversation_id in self.forgotten else self.fail)
 
     def _stream(self, fail: str | None) -> Iterator[dict[str, Any]]:
         try:
@@ -49,9 +51,9 @@ class FakeDify:
     def fetch_app_parameters(self, app_id: str) -> Mapping[str, Any]:
         return self.parameters
 
-    def upload_file(self, filename: str, content: bytes, mimetype: str) -> str:
+    def upload_file(self, filename: str, content: bytes, mimetype: str, user: str) -> dict[str, str]:
         self.uploads.append((filename, content, mimetype))
-        return f"file-{len(self.uploads)}"
+        return {"transfer_method": "tool_file", "tool_file_id": f"file-{len(self.uploads)}"}
 
     def storage_get(self, key: str) -> bytes | None:
         if self.storage_fails:
