@@ -27,6 +27,8 @@ class Run:
     message_id: str = field(default_factory=_new_id)
     workflow_run_id: str = field(default_factory=_new_id)
     created_at: int = field(default_factory=lambda: int(time.time()))
+    # What the app's knowledge retrieval found, shown when its Citations and Attributions feature is on.
+    retriever_resources: list[dict[str, Any]] = field(default_factory=list)
 
     def _envelope(self, name: str) -> dict[str, Any]:
         if self.mode == "workflow":
@@ -50,7 +52,8 @@ class Run:
 
     def message_end(self, usage: Mapping[str, Any], files: list[Any] | None) -> dict[str, Any]:
         """Chatflows send `files: []`, chat and agent apps `files: null`."""
-        metadata = {"annotation_reply": None, "retriever_resources": [], "usage": dict(usage)}
+        metadata = {"annotation_reply": None, "retriever_resources": list(self.retriever_resources),
+                    "usage": dict(usage)}
         return self.event("message_end", id=self.message_id, metadata=metadata, files=files)
 
 

@@ -78,6 +78,7 @@ class EmulatedApp:
     pre_prompt: str = ""
     strategy: str = "function_call"
     tools: tuple[BuiltinTool, ...] = ()
+    knowledge: tuple[dict[str, Any], ...] = ()
     workflow_id: str = field(default_factory=lambda: str(uuid.uuid4()))  # one published workflow per app
     cursor: int = 0
 
@@ -115,7 +116,30 @@ def _app(spec: Mapping[str, Any], replies: list[dict[str, Any]]) -> EmulatedApp:
         pre_prompt=str(spec.get("pre_prompt", "")),
         strategy=agent.get("strategy", "function_call"),
         tools=tuple(TOOLS[name] for name in agent.get("tools", [])),
+        knowledge=tuple(_knowledge_document(index, spec) for index, spec in enumerate(spec.get("knowledge") or ())),
     )
+
+
+def _knowledge_document(index: int, spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A passage of the app's knowledge base, as a retriever resource (Dify's RetrievalSourceMetadata)."""
+    dataset = str(spec.get("dataset_name", "Knowledge"))
+    name = str(spec.get("document_name", f"document-{index + 1}.md"))
+    return {
+        "position": index + 1,
+        "dataset_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"dataset:{dataset}")),
+        "dataset_name": dataset,
+        "document_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"document:{dataset}/{name}")),
+        "document_name": name,
+        "data_source_type": "upload_file",
+        "segment_id": str(uuid.uuid4()),
+        "retriever_from": "api",
+        "score": spec.get("score", 0.9),
+        "hit_count": None, "word_count": None, "segment_position": None, "index_node_hash": None,
+        "content": str(spec.get("content", "")),
+        "page": None,
+        "doc_metadata": spec.get("doc_metadata"),
+        "title": None,
+    }
 
 
 class AppEmulator:
@@ -181,6 +205,8 @@ class AppEmulator:
             raise BackwardsError(str(reply["fail"]))
 
         run = Run(mode=app.mode, workflow_id=app.workflow_id)
+        if app.mode in CHAT_MODES and (app.parameters.get("retriever_resource") or {}).get("enabled"):
+            run.retriever_resources = copy.deepcopy(list(app.knowledge))
         scripted = reply.get("events")
         if app.mode in CHAT_MODES and conversation is None:
             # Scripted events may name their conversation: later turns may continue it.

@@ -18,7 +18,10 @@ Beyond the contract (emulator.md), a scenario may also give (dify_emulator/READM
   - `model` (chat, agent-chat; also an `llm` node's): {"provider", "name", "script": "echo" | "fake"};
     default the echo model;
   - `pre_prompt` (chat, agent-chat): the app's instructions, sent as the system message;
-  - `agent` (agent-chat): {"strategy": "function_call" | "react", "tools": ["current_time"]}.
+  - `agent` (agent-chat): {"strategy": "function_call" | "react", "tools": ["current_time"]};
+  - `knowledge` (chat-type apps): passages its knowledge retrieval finds on every turn, [{"content",
+    "document_name"?, "dataset_name"?, "score"?, "doc_metadata"?}]; message_end lists them as retriever resources
+    when the app's `parameters.retriever_resource.enabled` (Citations and Attributions) is on.
 App modes are Dify's: chat, agent-chat, advanced-chat, workflow, completion (which the plugin path always
 fails with a 500) and agent (newer Dify; refused with 400 "unexpected app type").
 """
@@ -112,7 +115,8 @@ def _validate_app(where: str, app: Mapping[str, Any], replies: Any) -> None:
         if not isinstance(reply, Mapping) or not any(kind in reply for kind in REPLY_KINDS):
             raise ScenarioError(f"{where}: reply {i} must have one of {', '.join(REPLY_KINDS)}: {reply!r}")
     for key, modes in (("graph", GRAPH_MODES), ("conversation_variables", {"advanced-chat"}),
-                       ("model", MODEL_MODES), ("pre_prompt", MODEL_MODES), ("agent", {"agent-chat"})):
+                       ("model", MODEL_MODES), ("pre_prompt", MODEL_MODES), ("agent", {"agent-chat"}),
+                       ("knowledge", CHAT_MODES)):
         if key in app and mode not in modes:
             raise ScenarioError(f"{where}.{key} is for {' and '.join(sorted(modes))} apps, not {mode}")
     if "graph" in app:
@@ -125,6 +129,10 @@ def _validate_app(where: str, app: Mapping[str, Any], replies: Any) -> None:
         raise ScenarioError(f"{where}.pre_prompt must be a string")
     if "agent" in app:
         _validate_agent(f"{where}.agent", app["agent"])
+    knowledge = app.get("knowledge", [])
+    if not isinstance(knowledge, list) or not all(
+            isinstance(doc, Mapping) and isinstance(doc.get("content"), str) for doc in knowledge):
+        raise ScenarioError(f"{where}.knowledge must be a list of passages, each an object with a 'content' string")
 
 
 def _model_problem(model: Any) -> str | None:

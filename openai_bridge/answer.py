@@ -46,4 +46,22 @@ class Failure:
     error: OpenAIError
 
 
-AnswerPart = Text | Reasoning | Replace | TokenUsage | Finish | Failure
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A passage the app's knowledge retrieval gave the model (Dify's retriever resources)."""
+
+    position: int
+    title: str  # the document's name
+    content: str  # the passage itself
+    collection: str = ""  # the knowledge base (Dify's dataset) it came from
+    url: str = ""  # where the document lives, when Dify knows (a crawled web page)
+    document_id: str = ""
+    score: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sources:
+    items: tuple[Source, ...]
+
+
+AnswerPart = Text | Reasoning | Replace | TokenUsage | Sources | Finish | Failure

@@ -20,6 +20,12 @@ class MemoryMode(StrEnum):
     ALL_MESSAGES = "all_messages"
 
 
+class CitationMode(StrEnum):
+    OFF = "off"
+    FIELDS = "fields"  # the fields clients render sources from (see apis/*)
+    MARKDOWN = "markdown"  # a short list of sources after the answer, for clients that render only text
+
+
 class ReasoningMode(StrEnum):
     SPLIT = "split"
     INLINE = "inline"
@@ -55,6 +61,7 @@ class EndpointSettings:
     user_variable: str = ""
     show_agent_steps: bool = True
     reasoning_mode: ReasoningMode = ReasoningMode.SPLIT
+    citations: CitationMode = CitationMode.FIELDS
     query_variable: str = "query"
     output_variable: str = ""
     system_prompt_variable: str = "system_prompt"
@@ -132,6 +139,7 @@ def parse_settings(raw: Mapping[str, Any]) -> EndpointSettings:
         user_variable=_text(raw.get("user_variable")),
         show_agent_steps=_flag(raw.get("show_agent_steps"), True),
         reasoning_mode=_choice(ReasoningMode, raw.get("reasoning_mode"), ReasoningMode.SPLIT),
+        citations=_choice(CitationMode, raw.get("citations"), CitationMode.FIELDS),
         query_variable=_text(raw.get("query_variable")) or "query",
         output_variable=_text(raw.get("output_variable")),
         system_prompt_variable=_text(raw.get("system_prompt_variable")) or "system_prompt",

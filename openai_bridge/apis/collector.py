@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from openai_bridge.answer import AnswerPart, Failure, Finish, Reasoning, Replace, Text, TokenUsage
+from openai_bridge.answer import AnswerPart, Failure, Finish, Reasoning, Replace, Source, Sources, Text, TokenUsage
 from openai_bridge.errors import OpenAIError
 
 
@@ -12,6 +12,7 @@ class AnswerCollector:
         self.reasoning: list[str] = []
         self.usage = TokenUsage(0, 0, 0)
         self.finish_reason = "stop"
+        self.sources: tuple[Source, ...] = ()
         self.error: OpenAIError | None = None
 
     @property
@@ -29,6 +30,8 @@ class AnswerCollector:
             self.finish_reason = "content_filter"
         elif isinstance(part, TokenUsage):
             self.usage = part
+        elif isinstance(part, Sources):
+            self.sources = part.items
         elif isinstance(part, Finish):
             if self.finish_reason != "content_filter":
                 self.finish_reason = part.reason

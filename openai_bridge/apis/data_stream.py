@@ -14,7 +14,7 @@ import json
 from abc import ABC, abstractmethod
 from typing import Any
 
-from openai_bridge.answer import AnswerPart, Failure, Finish, Reasoning, Text, TokenUsage
+from openai_bridge.answer import AnswerPart, Failure, Finish, Reasoning, Sources, Text, TokenUsage
 from openai_bridge.wire.sse import DONE, data_line, dumps
 
 PLACEHOLDER = "\x00delta\x00"
@@ -57,6 +57,9 @@ class DataStreamWriter(ABC):
     def _reasoning(self, text: str) -> bytes:
         return b""  # a format without a reasoning field leaves it out
 
+    def _sources(self, sources: Sources) -> bytes:
+        return b""  # a format without a place for them leaves them out
+
     def write(self, part: AnswerPart) -> bytes:
         if self.finished:
             return b""  # nothing may follow [DONE]
@@ -67,6 +70,8 @@ class DataStreamWriter(ABC):
         if isinstance(part, TokenUsage):
             self._usage = part
             return b""
+        if isinstance(part, Sources):
+            return self._sources(part)
         if isinstance(part, Finish):
             return self.finish(part)
         if isinstance(part, Failure):

@@ -7,11 +7,12 @@ events Dify actually sends. Each event type has a handler named after it; unknow
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from openai_bridge.answer import AnswerPart, Failure, Finish, Reasoning, Replace, Text, TokenUsage
+from openai_bridge.answer import AnswerPart, Failure, Finish, Reasoning, Replace, Source, Sources, Text, TokenUsage
 from openai_bridge.dify import failures
 
 _OUTPUT_KEYS = ("answer", "text", "result", "output")
@@ -136,10 +137,12 @@ class DifyEventTranslator:
                 return []
             if answer.startswith(streamed):
                 answer = answer[len(streamed):]
-        # A blocking answer is one `message` with the whole text and its usage (recorded: *_blocking).
+        # A blocking answer is one `message` with the whole text, its usage and sources (recorded: *_blocking).
         metadata = event.get("metadata")
-        usage = self._usage(metadata.get("usage")) if isinstance(metadata, dict) else []
-        return [*self._content(answer), *usage]
+        if not isinstance(metadata, dict):
+            return self._content(answer)
+        return [*self._content(answer), *self._usage(metadata.get("usage")),
+                *_sources(metadata.get("retriever_resources"))]
 
     def on_agent_message(self, event: dict[str, Any]) -> list[AnswerPart]:
         answer = event.get("answer")
@@ -169,6 +172,7 @@ class DifyEventTranslator:
         metadata = event.get("metadata")
         if isinstance(metadata, dict):
             parts += self._usage(metadata.get("usage"))
+            parts += _sources(metadata.get("retriever_resources"))
         return [*parts, Finish("stop")]
 
     def on_agent_thought(self, event: dict[str, Any]) -> list[AnswerPart]:
@@ -232,6 +236,33 @@ class DifyEventTranslator:
 
     def on_human_input(self, event: dict[str, Any]) -> list[AnswerPart]:
         return [Failure(failures.human_input_required(event))]
+
+
+def _sources(resources: object) -> list[AnswerPart]:
+    """Knowledge-base passages the answer drew on (present when the app shows its retrieval sources)."""
+    if not isinstance(resources, list):
+        return []
+    items: list[Source] = []
+    for index, resource in enumerate(resources, start=1):
+        if not isinstance(resource, dict) or not isinstance(resource.get("content"), str):
+            continue
+        given = resource.get("doc_metadata")
+        metadata: dict[str, Any] = given if isinstance(given, dict) else {}
+        title = str(resource.get("document_name") or resource.get("title") or "document")
+        # A crawled page may keep its address in the document's metadata, or be named by it.
+        url = next((str(v) for v in (metadata.get("source_url"), metadata.get("url"), title)
+                    if isinstance(v, str) and v.startswith(("https://", "http://"))), "")
+        score = resource.get("score")
+        items.append(Source(
+            position=_int(resource.get("position")) or index,
+            title=title,
+            content=resource["content"],
+            collection=str(resource.get("dataset_name") or ""),
+            url=url,
+            document_id=str(resource.get("document_id") or resource.get("segment_id") or ""),
+            score=float(score) if isinstance(score, int | float) and not isinstance(score, bool)
+            and math.isfinite(score) else None))
+    return [Sources(tuple(items))] if items else []
 
 
 def select_output(outputs: object, variable: str = "") -> str:

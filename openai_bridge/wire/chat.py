@@ -11,6 +11,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_serializer
 
+from openai_bridge.wire.extensions import WithExtensions
+from openai_bridge.wire.sources import SourceDocument
+
 
 class _Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore")
@@ -117,16 +120,30 @@ class Usage(BaseModel):
     total_tokens: int = 0
 
 
+class UrlCitation(BaseModel):
+    url: str
+    title: str
+    start_index: int
+    end_index: int
+
+
+class UrlCitationAnnotation(BaseModel):
+    type: Literal["url_citation"] = "url_citation"
+    url_citation: UrlCitation
+
+
 class AssistantMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
     content: str | None
     refusal: None = None
+    annotations: list[UrlCitationAnnotation] = []
     reasoning_content: str | None = None
 
     @classmethod
-    def build(cls, content: str, reasoning: str) -> AssistantMessage:
+    def build(cls, content: str, reasoning: str,
+              annotations: list[UrlCitationAnnotation] | None = None) -> AssistantMessage:
         # Clients show an empty reasoning panel for "", so the field is left out instead.
-        return cls(content=content, reasoning_content=reasoning or None)
+        return cls(content=content, reasoning_content=reasoning or None, annotations=annotations or [])
 
 
 class Choice(BaseModel):
@@ -136,7 +153,9 @@ class Choice(BaseModel):
     finish_reason: str = "stop"
 
 
-class ChatCompletion(BaseModel):
+class ChatCompletion(WithExtensions):
+    EXTENSIONS = ("conversation_id", "sources")
+
     id: str
     object: Literal["chat.completion"] = "chat.completion"
     created: int
@@ -145,14 +164,13 @@ class ChatCompletion(BaseModel):
     choices: list[Choice]
     usage: Usage
     conversation_id: str | None = None
+    sources: list[SourceDocument] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = self.model_dump()
         for choice in data["choices"]:
             if choice["message"]["reasoning_content"] is None:
                 del choice["message"]["reasoning_content"]
-        if data["conversation_id"] is None:
-            del data["conversation_id"]
         return data
 
 
@@ -160,6 +178,7 @@ class Delta(BaseModel):
     role: Literal["assistant"] | None = None
     content: str | None = None
     reasoning_content: str | None = None
+    annotations: list[UrlCitationAnnotation] | None = None
 
 
 class ChunkChoice(BaseModel):

@@ -11,6 +11,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, StrictBool, StrictInt, StrictStr
 
 from openai_bridge.wire.chat import StreamOptions, Usage
+from openai_bridge.wire.extensions import WithExtensions
+from openai_bridge.wire.sources import SourceDocument
 
 
 class CompletionRequest(BaseModel):
@@ -37,8 +39,10 @@ class CompletionChoice(BaseModel):
     finish_reason: str | None = None
 
 
-class TextCompletion(BaseModel):
+class TextCompletion(WithExtensions):
     """A whole completion, and also the shape of each streamed chunk."""
+
+    EXTENSIONS = ("sources",)
 
     id: str
     object: Literal["text_completion"] = "text_completion"
@@ -47,3 +51,4 @@ class TextCompletion(BaseModel):
     system_fingerprint: str | None = None
     choices: list[CompletionChoice]
     usage: Usage | None = None
+    sources: list[SourceDocument] | None = None

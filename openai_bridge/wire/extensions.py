@@ -1,4 +1,5 @@
-"""This plugin's extensions to the OpenAI wire format: the Dify conversation a request continues, and its header.
+"""This plugin's extensions to the OpenAI wire format: the Dify conversation a request continues, and its header;
+extension fields of response objects, which are there only when they have a value.
 
 A client may name the conversation (`conversation_id` in the body, the `X-Dify-Conversation-Id` header), and every
 response names it back. Both directions go through here, so only a well-formed id ever reaches a header.
@@ -7,6 +8,9 @@ response names it back. Both directions go through here, so only a well-formed i
 from __future__ import annotations
 
 import re
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, SerializerFunctionWrapHandler, model_serializer
 
 from openai_bridge.errors import invalid_request
 
@@ -30,3 +34,18 @@ def conversation_header(conversation_id: str) -> dict[str, str]:
     if not conversation_id or not UUID_PATTERN.match(conversation_id):
         return {}
     return {CONVERSATION_HEADER: conversation_id}
+
+
+class WithExtensions(BaseModel):
+    """An OpenAI object that may carry extension fields (`EXTENSIONS`): one without a value is left out, so a
+    strict client sees exactly OpenAI's shape."""
+
+    EXTENSIONS: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _without_empty_extensions(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for name in self.EXTENSIONS:
+            if data.get(name, 0) is None:
+                del data[name]
+        return data

@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Discriminator, StrictBool, StrictStr, Tag
 
 from openai_bridge.wire.chat import InputAudio
+from openai_bridge.wire.extensions import WithExtensions
+from openai_bridge.wire.sources import SourceDocument
 
 # ---------------------------------------------------------------- request
 
@@ -129,10 +131,30 @@ class ResponsesRequest(BaseModel):
 ItemStatus = Literal["in_progress", "completed", "incomplete"]
 
 
+class FileCitation(BaseModel):
+    """A knowledge-base document the answer drew on (Dify's document id; `index`: where in the text it is cited)."""
+
+    type: Literal["file_citation"] = "file_citation"
+    file_id: str
+    filename: str
+    index: int
+
+
+class UrlCitation(BaseModel):
+    type: Literal["url_citation"] = "url_citation"
+    url: str
+    title: str
+    start_index: int
+    end_index: int
+
+
+Annotation = FileCitation | UrlCitation
+
+
 class OutputText(BaseModel):
     type: Literal["output_text"] = "output_text"
     text: str
-    annotations: list[Any] = []
+    annotations: list[Annotation] = []
 
 
 class OutputMessage(BaseModel):
@@ -198,7 +220,9 @@ class TextConfig(BaseModel):
 ResponseStatus = Literal["in_progress", "completed", "incomplete", "failed"]
 
 
-class Response(BaseModel):
+class Response(WithExtensions):
+    EXTENSIONS = ("sources",)
+
     id: str
     object: Literal["response"] = "response"
     created_at: int
@@ -222,6 +246,7 @@ class Response(BaseModel):
     usage: ResponseUsage | None = None
     user: str | None = None
     metadata: dict[str, str] = {}
+    sources: list[SourceDocument] | None = None
 
 
 # ---------------------------------------------------------------- stream events
@@ -298,5 +323,15 @@ class SummaryDoneEvent(BaseModel):
     sequence_number: int = 0
 
 
+class AnnotationAddedEvent(BaseModel):
+    type: Literal["response.output_text.annotation.added"] = "response.output_text.annotation.added"
+    item_id: str
+    output_index: int
+    content_index: int = 0
+    annotation_index: int
+    annotation: Annotation
+    sequence_number: int = 0
+
+
 ResponseEvent = (LifecycleEvent | OutputItemEvent | ContentPartEvent | TextDeltaEvent | TextDoneEvent
-                 | SummaryPartEvent | SummaryDeltaEvent | SummaryDoneEvent)
+                 | AnnotationAddedEvent | SummaryPartEvent | SummaryDeltaEvent | SummaryDoneEvent)

@@ -31,7 +31,8 @@ def test_non_streaming_completion():
     data = json.loads(body)
     assert data["object"] == "chat.completion" and data["model"] == "my-model"
     assert data["id"] == "chatcmpl-m-1" and data["created"] == 1700000000
-    assert data["choices"][0]["message"] == {"role": "assistant", "content": "Hello", "refusal": None}
+    assert data["choices"][0]["message"] == {"role": "assistant", "content": "Hello", "refusal": None,
+                                               "annotations": []}
     assert data["choices"][0]["finish_reason"] == "stop"
     assert data["usage"] == {"prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8}
     assert response.headers["x-request-id"].startswith("req_")

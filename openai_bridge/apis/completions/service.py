@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from openai_bridge.apis.citations import source_documents
 from openai_bridge.apis.collector import AnswerCollector
 from openai_bridge.apis.completions.request import parse_completion_request, to_chat
 from openai_bridge.apis.completions.stream import CompletionStreamWriter
@@ -46,6 +47,7 @@ def completions(request: IncomingRequest, settings: EndpointSettings, dify: Dify
         return TextCompletion(
             id=completion_id, created=created, model=chat.model,
             choices=[CompletionChoice(text=collector.text, finish_reason=collector.finish_reason)],
-            usage=Usage.model_validate(collector.usage, from_attributes=True)).model_dump()
+            usage=Usage.model_validate(collector.usage, from_attributes=True),
+            sources=source_documents(collector.sources) or None).model_dump()
 
     return delivery.whole(run, collector, render)

@@ -13,10 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from openai_bridge.answer import AnswerPart, Finish, Reasoning, Replace, Text, TokenUsage
+from openai_bridge.answer import AnswerPart, Finish, Reasoning, Replace, Source, Sources, Text, TokenUsage
+from openai_bridge.apis.citations import source_documents
 from openai_bridge.errors import OpenAIError
 from openai_bridge.wire.responses import (
+    Annotation,
+    AnnotationAddedEvent,
     ContentPartEvent,
+    FileCitation,
     IncompleteDetails,
     ItemStatus,
     LifecycleEvent,
@@ -37,6 +41,7 @@ from openai_bridge.wire.responses import (
     SummaryText,
     TextDeltaEvent,
     TextDoneEvent,
+    UrlCitation,
 )
 
 ItemKind = Literal["message", "reasoning"]
@@ -90,6 +95,7 @@ class ResponseBuilder:
         self._opened = 0
         self._usage = ResponseUsage()
         self._incomplete: IncompleteReason | None = None
+        self._sources: tuple[Source, ...] = ()
         self.error: OpenAIError | None = None
         self.status: ResponseStatus = "in_progress"
 
@@ -104,7 +110,7 @@ class ResponseBuilder:
             incomplete_details=IncompleteDetails(reason=self._incomplete) if self._incomplete else None,
             usage=self._usage if ended else None, model=self._echo.model, instructions=self._echo.instructions,
             previous_response_id=self._echo.previous_response_id, store=self._echo.store, user=self._echo.user,
-            metadata=self._echo.metadata)
+            metadata=self._echo.metadata, sources=source_documents(self._sources) or None)
 
     def start(self) -> list[ResponseEvent]:
         return [LifecycleEvent(type="response.created", response=self.response()),
@@ -123,6 +129,9 @@ class ResponseBuilder:
             self._usage = ResponseUsage(input_tokens=part.prompt_tokens, output_tokens=part.completion_tokens,
                                         total_tokens=part.total_tokens)
             return []
+        if isinstance(part, Sources):
+            self._sources = part.items
+            return []
         if isinstance(part, Finish):
             return self._finish(part.reason)
         self.error = part.error
@@ -137,7 +146,7 @@ class ResponseBuilder:
         return self._write("message", text)
 
     def _finish(self, reason: str) -> list[ResponseEvent]:
-        events = self._close()
+        events = self._close(cite=True)
         if not any(item.type == "message" for item in self.output):
             events += self._open_item("message") + self._close()  # clients expect a message, even an empty one
         self._incomplete = self._incomplete or _INCOMPLETE.get(reason)
@@ -175,19 +184,24 @@ class ResponseBuilder:
         return [added, SummaryPartEvent(type="response.reasoning_summary_part.added", item_id=item.id,
                                         output_index=item.index, part=SummaryText(text=""))]
 
-    def _close(self) -> list[ResponseEvent]:
+    def _close(self, cite: bool = False) -> list[ResponseEvent]:
+        """Finish the open item; `cite`: it is the answer's last, which the knowledge-base sources annotate."""
         item = self._open
         if item is None:
             return []
         self._open = None
-        done = self._item(item, "completed")
-        self.output.append(done)
         text = "".join(item.chunks)
+        annotations = _annotations(self._sources, text) if cite and item.kind == "message" else []
+        done = self._item(item, "completed", annotations=annotations)
+        self.output.append(done)
         finished = OutputItemEvent(type="response.output_item.done", output_index=item.index, item=done)
         if item.kind == "message":
-            return [TextDoneEvent(item_id=item.id, output_index=item.index, text=text),
+            cited: list[ResponseEvent] = [
+                AnnotationAddedEvent(item_id=item.id, output_index=item.index, annotation_index=index,
+                                     annotation=annotation) for index, annotation in enumerate(annotations)]
+            return [*cited, TextDoneEvent(item_id=item.id, output_index=item.index, text=text),
                     ContentPartEvent(type="response.content_part.done", item_id=item.id, output_index=item.index,
-                                     part=OutputText(text=text)),
+                                     part=OutputText(text=text, annotations=annotations)),
                     finished]
         return [SummaryDoneEvent(item_id=item.id, output_index=item.index, text=text),
                 SummaryPartEvent(type="response.reasoning_summary_part.done", item_id=item.id,
@@ -195,8 +209,24 @@ class ResponseBuilder:
                 finished]
 
     @staticmethod
-    def _item(item: _OpenItem, status: ItemStatus, empty: bool = False) -> OutputItem:
+    def _item(item: _OpenItem, status: ItemStatus, empty: bool = False,
+              annotations: list[Annotation] | None = None) -> OutputItem:
         text = "".join(item.chunks)
         if item.kind == "message":
-            return OutputMessage(id=item.id, status=status, content=[] if empty else [OutputText(text=text)])
+            return OutputMessage(id=item.id, status=status,
+                                 content=[] if empty else [OutputText(text=text, annotations=annotations or [])])
         return ReasoningOutput(id=item.id, status=status, summary=[] if empty else [SummaryText(text=text)])
+
+
+def _annotations(sources: tuple[Source, ...], text: str) -> list[Annotation]:
+    """The sources as the Responses API cites: a web page by URL over the whole answer, a knowledge-base document
+    by its Dify id at the answer's end (Dify does not say which sentence drew on which passage); one citation per
+    document however many of its passages were used."""
+    cited: dict[str, Annotation] = {}
+    for s in sources:
+        if s.url:
+            cited.setdefault(s.url, UrlCitation(url=s.url, title=s.title, start_index=0, end_index=len(text)))
+        else:
+            file_id = s.document_id or f"source-{s.position}"
+            cited.setdefault(file_id, FileCitation(file_id=file_id, filename=s.title, index=len(text)))
+    return list(cited.values())
