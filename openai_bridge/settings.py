@@ -32,7 +32,15 @@ class ReasoningMode(StrEnum):
     DROP = "drop"
 
 
+class BackgroundTaskMode(StrEnum):
+    """How Open WebUI's background tasks (titles, tags, follow-ups, ...) are answered; never remembered."""
+
+    LOCAL = "local"  # without the app, where a neutral answer does (a title from the first message)
+    APP = "app"  # by the app
+
+
 DEFAULT_MODEL_NAME = "dify-app"
+
 # The endpoint's main app and this many more, each served under its own model name.
 EXTRA_APP_SLOTS = 4
 
@@ -62,6 +70,7 @@ class EndpointSettings:
     show_agent_steps: bool = True
     reasoning_mode: ReasoningMode = ReasoningMode.SPLIT
     citations: CitationMode = CitationMode.FIELDS
+    background_tasks: BackgroundTaskMode = BackgroundTaskMode.LOCAL
     query_variable: str = "query"
     output_variable: str = ""
     system_prompt_variable: str = "system_prompt"
@@ -140,6 +149,7 @@ def parse_settings(raw: Mapping[str, Any]) -> EndpointSettings:
         show_agent_steps=_flag(raw.get("show_agent_steps"), True),
         reasoning_mode=_choice(ReasoningMode, raw.get("reasoning_mode"), ReasoningMode.SPLIT),
         citations=_choice(CitationMode, raw.get("citations"), CitationMode.FIELDS),
+        background_tasks=_choice(BackgroundTaskMode, raw.get("background_tasks"), BackgroundTaskMode.LOCAL),
         query_variable=_text(raw.get("query_variable")) or "query",
         output_variable=_text(raw.get("output_variable")),
         system_prompt_variable=_text(raw.get("system_prompt_variable")) or "system_prompt",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from openai_bridge.dify.transcript import content_text
 from openai_bridge.errors import invalid_request, unsupported_value
+from openai_bridge.wire.chat import ChatMessage
 
 
 def check_single_choice(n: int | None, param: str = "n") -> None:
@@ -41,3 +44,15 @@ def check_stop(stop: str | list[str] | None) -> None:
         if len(sequence) > MAX_STOP_LENGTH:
             raise invalid_request(f"Each 'stop' sequence may be at most {MAX_STOP_LENGTH} characters long.",
                                   "stop" if isinstance(stop, str) else f"stop[{index}]")
+
+
+def refuse_partial_answer(messages: Sequence[ChatMessage], params: Sequence[str]) -> None:
+    """A dialogue that ends in an assistant message asks to continue that answer (Open WebUI's "Continue
+    Response"). A Dify app can only answer the newest user message, which would repeat the whole answer after the
+    partial one, so it is refused. An empty trailing assistant message is a placeholder and is left out."""
+    last = messages[-1]
+    if last.role == "assistant" and not last.tool_calls and content_text(last).strip():
+        raise unsupported_value(
+            "The last message is an assistant answer to continue, but a Dify app can only answer the newest user "
+            "message and would start its answer again. Regenerate the response instead, or end the messages "
+            "with a user message.", params[len(messages) - 1])

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import mimetypes
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,6 +74,15 @@ def _check_signature(content: bytes, mimetype: str, param: str) -> None:
         raise invalid_request(f"{param} says it is image/webp, but its bytes are not.", param, "invalid_file")
 
 
+def _file_name(name: str, mimetype: str) -> str:
+    """A client's name for a file, as Dify can store it: no folders, at most 200 characters, with an extension
+    (Dify tells a file's type from it)."""
+    name = name.replace("\\", "/").rsplit("/", 1)[-1].strip()[:200]
+    if name and "." not in name.strip("."):
+        name += mimetypes.guess_extension(mimetype) or ""
+    return name
+
+
 def parse_data_url(url: str, param: str, filename: str = "") -> Attachment:
     header, comma, data = url.partition(",")
     if not comma or not header.startswith("data:") or not header.endswith(";base64"):
@@ -83,7 +92,7 @@ def parse_data_url(url: str, param: str, filename: str = "") -> Attachment:
     if not content:
         raise invalid_request(f"{param} is an empty file.", param, "invalid_file")
     _check_signature(content, mimetype, param)
-    name = filename or f"upload{mimetypes.guess_extension(mimetype) or '.bin'}"
+    name = _file_name(filename, mimetype) or f"upload{mimetypes.guess_extension(mimetype) or '.bin'}"
     return Attachment(param, dify_file_type(mimetype), content=content, mimetype=mimetype, filename=name)
 
 
@@ -104,17 +113,21 @@ def _as_data_url(file_data: str, filename: str) -> str:
     return f"data:{mimetypes.guess_type(filename)[0] or 'application/octet-stream'};base64,{file_data}"
 
 
-def extract_attachments(request: ChatCompletionRequest) -> list[Attachment]:
-    """The attachments of the newest user message (earlier turns' files reached the app on their own turn)."""
+def extract_attachments(request: ChatCompletionRequest, image_names: Sequence[str] = ()) -> list[Attachment]:
+    """The attachments of the newest user message (earlier turns' files reached the app on their own turn).
+    `image_names`: the names of its images in order, where the client said them apart from the parts."""
     index = last_user_index(request.messages)
     content = request.messages[index].content
     if not isinstance(content, list):
         return []
     found: list[Attachment] = []
+    images = 0
     for position, part in enumerate(content):
         param = f"messages[{index}].content[{position}]"
         if isinstance(part, ImagePart):
-            found.append(_from_url(part.image_url.url, f"{param}.image_url.url"))
+            name = image_names[images] if images < len(image_names) else ""
+            images += 1
+            found.append(_from_url(part.image_url.url, f"{param}.image_url.url", name))
         elif isinstance(part, FilePart):
             if part.file.file_data:
                 found.append(parse_data_url(_as_data_url(part.file.file_data, part.file.filename or ""),

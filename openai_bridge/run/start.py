@@ -13,11 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import urllib.parse
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from openai_bridge.answer import AnswerPart, Failure
+from openai_bridge.clients.open_webui import without_attached_files
 from openai_bridge.dify import failures
 from openai_bridge.dify.call import Caller, Continuation, DifyCall, Source, plan_chat_call
 from openai_bridge.dify.failures import DifyFailure, FailureContext
@@ -60,6 +62,8 @@ def caller_of(request: IncomingRequest, chat: ChatCompletionRequest) -> Caller:
     """Who is asking: Open WebUI's user headers (when its admin forwards them), else the OpenAI `user` field."""
     headers = {field: request.header(OPEN_WEBUI_USER + field.capitalize()).strip()
                for field in ("id", "name", "email", "role")}
+    # Open WebUI percent-encodes the name, which may hold any character, to keep it a valid header value.
+    headers["name"] = urllib.parse.unquote(headers["name"])
     if any(headers.values()):
         return Caller(**headers)
     user = chat.user
@@ -102,8 +106,9 @@ def start_run(request: IncomingRequest, chat: ChatCompletionRequest, settings: E
     `named`: the conversation the request itself continues (a client id or a previous response's); otherwise thread
     memory looks one up. `keep_thread`: whether this API keeps thread memory at all.
     """
+    chat, image_names = without_attached_files(chat)
     form = forms.get(settings.app_id, dify.fetch_app_parameters)
-    attachments = extract_attachments(chat)
+    attachments = extract_attachments(chat, image_names)
     variable = file_variable(form, settings.file_variable)
     # Files go into the app's file input; an app without one takes them with the query where the Dify API can.
     with_query = variable is None and dify.accepts_query_files and accepts_query_files(form)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from openai_bridge.apis.rules import check_single_choice, check_stop, check_tool_choice, refuse_logprobs
+from openai_bridge.apis.rules import (
+    check_single_choice,
+    check_stop,
+    check_tool_choice,
+    refuse_logprobs,
+    refuse_partial_answer,
+)
 from openai_bridge.errors import invalid_request, unsupported_value
 from openai_bridge.wire.body import parse_json_object, validate
 from openai_bridge.wire.chat import ChatCompletionRequest
@@ -28,3 +34,4 @@ def _reject_unsupported(request: ChatCompletionRequest) -> None:
     check_stop(request.stop)
     if not any(m.role == "user" for m in request.messages):
         raise invalid_request("'messages' must contain at least one message with role 'user'.", "messages")
+    refuse_partial_answer(request.messages, [f"messages[{i}].content" for i in range(len(request.messages))])

@@ -13,7 +13,7 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
-from openai_bridge.apis.rules import check_tool_choice
+from openai_bridge.apis.rules import check_tool_choice, refuse_partial_answer
 from openai_bridge.errors import OpenAIError, invalid_request, unsupported_value
 from openai_bridge.wire.body import parse_json_object, validate
 from openai_bridge.wire.chat import AudioPart as ChatAudioPart
@@ -118,6 +118,7 @@ def _messages(request: ResponsesRequest) -> tuple[list[ChatMessage], list[str]]:
         # Reasoning items are left out: the app does not need its earlier reasoning to continue.
     if not any(m.role == "user" for m in messages):
         raise invalid_request("'input' must contain at least one user message.", "input")
+    refuse_partial_answer(messages, sources)
     return messages, sources
 
 
