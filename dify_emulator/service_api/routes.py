@@ -7,6 +7,7 @@ request past them all consumes a scripted reply.
 """
 
 import json
+import logging
 import re
 import threading
 import time
@@ -27,6 +28,8 @@ from .errors import ServiceError, invalid_param
 from .files import UploadedFiles, parse_form, request_files, uploaded_part
 from .payloads import ChatRequestPayload, CompletionRequestPayload, WorkflowRunPayload, parse
 from .streams import StreamPlan, Tasks, sse
+
+logger = logging.getLogger("dify_emulator")
 
 PING_INTERVAL = 10.0
 JSON_TYPE = "application/json"
@@ -118,6 +121,9 @@ class ServiceApi:
             return handler(self, self._authenticate(request), request, match)
         except ServiceError as e:
             return error_response(e)
+        except Exception:  # a bug in the emulator still answers as Dify answers the unexpected
+            logger.exception("service api %s %s failed", request.method, request.path)
+            return error_response(errors.internal_server_error())
 
     @staticmethod
     def _match(request: Request) -> tuple[Route, re.Match[str]]:
