@@ -1,16 +1,17 @@
 """What Open WebUI sends beyond the OpenAI API: its background tasks and its `<attached_files>` markup.
 
 Open WebUI asks the chat's model for titles, tags, follow-up suggestions, search queries and more with
-non-streamed requests of one user message, a "### Task:" prompt around the chat history (its default templates,
-backend/open_webui/config.py, 0.10.x). Run as chats, each would become a Dify conversation of its own and a thread
+non-streamed requests of one user message, a "### Task:" prompt that ends in the chat history (its default
+templates, backend/open_webui/config.py). Run as chats, each would become a Dify conversation of its own and a thread
 entry in memory. They are recognised by the `X-OpenWebUI-Task` header when the admin sets it (`{{TASK}}` in the
-connection's headers gives the task's name) and otherwise by the templates' shape, and are answered here without
-running the app (`local`) or by the app without being remembered (`app`).
+connection's headers gives the task's name, and "" on chat turns) and otherwise by the templates' shape, and are
+answered here without running the app (`local`) or by the app without being remembered (`app`).
 
-Open WebUI also prefixes a user message that has files with `<attached_files><file type url content_type name/>
-</attached_files>` (utils/middleware.py add_file_context): its own file ids, which mean nothing to a Dify app. The
-block is taken out of every user message, so that the query and memory's thread hashes never hold it, and the
-images' real names are given to their uploads.
+Open WebUI also puts `<attached_files><file type id url content_type name/></attached_files>` ahead of the text of
+a user message that has files (utils/middleware.py add_file_context): its own file ids, which mean nothing to a Dify
+app. When it read a document itself, its RAG template goes first and the block follows the template's `</context>`.
+The block is taken out of every user message, so that the query and memory's thread hashes never hold it, and the
+images' real names are given to their uploads. tests/fixtures/open_webui holds what 0.12.4 sent, recorded.
 """
 
 from __future__ import annotations
@@ -63,28 +64,31 @@ def background_task(request: IncomingRequest, chat: ChatCompletionRequest) -> Ba
     # begins, does not hold a chat history of its own.
     if chat.stream or not prompt.startswith("### Task:") or not _HISTORY.search(prompt):
         return None
-    output = prompt[prompt.rfind("### Output"):] if "### Output" in prompt else prompt
+    # The template's own part comes before the history, which may quote anything, other templates included (the
+    # answer to a document question quotes Open WebUI's RAG template with its "### Output:").
+    template = prompt[:prompt.index("<chat_history>")]
+    output = template[template.rfind("### Output"):] if "### Output" in template else template
     name = next((task for key, task in _TASK_BY_KEY.items() if key in output), "unknown")
     return BackgroundTask(name, prompt)
 
 
-def _turns(prompt: str) -> list[tuple[str, str]]:
-    """The (speaker, text) turns of the prompt's chat history, as Open WebUI wrote them ("USER: ...")."""
+def _user_turns(prompt: str) -> list[str]:
+    """The user's turns of the prompt's chat history, as Open WebUI wrote them ("USER: ..."), without the
+    attached-files block it keeps in them."""
     found = _HISTORY.search(prompt)
     history = found.group(1) if found else ""
     marks = list(_SPEAKER.finditer(history))
-    return [(mark.group(1), history[mark.end(): marks[i + 1].start() if i + 1 < len(marks) else None].strip())
-            for i, mark in enumerate(marks)]
+    return [strip_attached_files(history[mark.end(): marks[i + 1].start() if i + 1 < len(marks) else None])[0]
+            .strip() for i, mark in enumerate(marks) if mark.group(1) == "USER"]
 
 
 def _last_user_turn(prompt: str) -> str:
-    return next((text for speaker, text in reversed(_turns(prompt)) if speaker == "USER"), "")
+    return next(reversed(_user_turns(prompt)), "")
 
 
 def title_of(prompt: str) -> str:
     """A chat title from its first user message: its first line, shortened at a word."""
-    first = next((text for speaker, text in _turns(prompt) if speaker == "USER"), "")
-    first = strip_attached_files(first)[0]
+    first = next(iter(_user_turns(prompt)), "")
     line = " ".join(next((ln for ln in first.splitlines() if ln.strip()), "").split())
     if len(line) > TITLE_LENGTH:
         cut = line[:TITLE_LENGTH].rsplit(" ", 1)[0] or line[:TITLE_LENGTH]
@@ -115,7 +119,8 @@ def local_answer(task: BackgroundTask) -> str | None:
 
 # ---------------------------------------------------------------- attached files
 
-_ATTACHED = re.compile(r"\A\s*<attached_files>\s*((?:<file\b[^>]*/>\s*)*)</attached_files>\s*")
+# At the start of the text, or right after the `</context>` of Open WebUI's RAG template (which goes first).
+_ATTACHED = re.compile(r"(?:\A|(?<=</context>))\s*<attached_files>\s*((?:<file\b[^>]*/>\s*)*)</attached_files>\s*")
 _FILE = re.compile(r"<file\b([^>]*)/>")
 _ATTRIBUTE = re.compile(r'([\w-]+)="([^"]*)"')
 
@@ -128,8 +133,8 @@ class AttachedFile:
 
 
 def strip_attached_files(text: str) -> tuple[str, list[AttachedFile]]:
-    """The text without Open WebUI's leading `<attached_files>` block, and the files it listed."""
-    block = _ATTACHED.match(text)
+    """The text without Open WebUI's `<attached_files>` block, and the files it listed."""
+    block = _ATTACHED.search(text)
     if block is None:
         return text, []
     files = []
@@ -137,7 +142,8 @@ def strip_attached_files(text: str) -> tuple[str, list[AttachedFile]]:
         attributes = dict(_ATTRIBUTE.findall(tag.group(1)))
         files.append(AttachedFile(attributes.get("type", "file"), attributes.get("name", ""),
                                   attributes.get("content_type", "")))
-    return text[block.end():], files
+    rest = text[block.end():]
+    return (text[:block.start()] + "\n\n" + rest if block.start() else rest), files
 
 
 def _without_block(message: ChatMessage) -> tuple[ChatMessage, list[AttachedFile]]:

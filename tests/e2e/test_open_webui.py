@@ -1,20 +1,18 @@
 """Open WebUI through the real plugin: a chat with its background tasks leaves one Dify conversation, "Continue
 Response" never duplicates an answer, attachments reach the app without Open WebUI's markup.
 
-The requests have the shapes Open WebUI 0.10 sends (read from its source: routers/tasks.py builds the task
-requests, utils/headers.py the connection's custom headers, utils/middleware.py the attached-files block); they are
-not recorded from a running instance. The task prompts are ours, with the default templates' structure.
+The replayed requests are what a running Open WebUI 0.12.4 sent (tests/fixtures/open_webui, README there), with
+their headers and bodies as recorded. The other tests build requests of the shapes Open WebUI 0.10's source shows.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 
 import httpx
 import pytest
 
-from tests.unit.test_open_webui import BLOCK, OUTPUT, task_prompt
+from tests.unit.test_open_webui import OUTPUT, WITH_HEADER, WITHOUT_HEADER, recorded, task_prompt
 
 from .conftest import API_KEY, scenario
 from .test_memory_and_files import FILE_FORM, PNG, app_calls
@@ -36,37 +34,61 @@ def streamed_turn(emu, messages: list[dict], with_header: bool) -> str:
     return "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
 
 
-def run_tasks(emu, history: str, with_header: bool) -> list[dict]:
-    answers = []
-    for name in TASKS:
-        body = {"model": "m", "stream": False, "max_completion_tokens": 1000,
-                "messages": [{"role": "user", "content": task_prompt(OUTPUT[name], history)}]}
-        response = post(emu, body, name if with_header else None)
-        assert response.status_code == 200, response.text
-        answers.append(json.loads(response.json()["choices"][0]["message"]["content"]))
-    return answers
+def replay(emu, row: dict) -> httpx.Response:
+    """One recorded request, as Open WebUI sent it, to this emulator with the tests' key."""
+    headers = {k: v for k, v in row["headers"].items() if k.lower() not in ("host", "content-length")}
+    return httpx.post(f"{emu.base_url}{row['path']}", json=row["body"], timeout=30,
+                      headers={**headers, "Authorization": f"Bearer {API_KEY}"})
+
+
+def is_task(row: dict) -> bool:
+    return not row["body"]["stream"]
 
 
 def storage_writes(emu) -> int:
     return sum(1 for r in emu.records if r["type"] == "storage" and r["request"].get("opt") == "set")
 
 
-@pytest.mark.parametrize("with_header", [True, False], ids=["task-header", "template-shape"])
-def test_a_chat_with_its_title_tags_and_follow_ups_leaves_one_dify_conversation(emu, with_header):
+@pytest.mark.parametrize("recording", [WITH_HEADER, WITHOUT_HEADER], ids=["task-header", "template-shape"])
+def test_a_recorded_chat_with_its_title_tags_and_follow_ups_leaves_one_dify_conversation(emu, recording):
     emu.load_scenario(scenario(memory_mode="conversation"))
     conversations = len(emu.conversations)
-    messages = [{"role": "user", "content": "How do I book leave?"}]
-    answer = streamed_turn(emu, messages, with_header)
+    first = recorded(recording, "first-turn")
+    tasks = [r for r in first if is_task(r)]
+    assert len(tasks) == 3  # title, tags, follow-ups
+    answers = {}
+    for row in tasks:  # Open WebUI sends them alongside the chat turn, the title often first
+        response = replay(emu, row)
+        assert response.status_code == 200, response.text
+        answers.update(json.loads(response.json()["choices"][0]["message"]["content"]))
+    assert answers == {"title": "How do I book leave?", "tags": [], "follow_ups": []}
+    assert not app_calls(emu) and storage_writes(emu) == 0  # no run, no thread entry for a task
+    (turn,) = [r for r in first if not is_task(r)]
+    assert "data: [DONE]" in replay(emu, turn).text
     writes = storage_writes(emu)
-    title, tags, follow_ups = run_tasks(emu, f"USER: How do I book leave?\nASSISTANT: {answer}", with_header)
-    assert title == {"title": "How do I book leave?"} and tags == {"tags": []} and follow_ups == {"follow_ups": []}
-    assert storage_writes(emu) == writes  # no thread entry for a task
-    messages += [{"role": "assistant", "content": answer}, {"role": "user", "content": "And sick days?"}]
-    streamed_turn(emu, messages, with_header)
-    run_tasks(emu, "USER: How do I book leave?\nUSER: And sick days?", with_header)
-    first, second = app_calls(emu)  # the tasks never ran the app
-    assert second["conversation_id"] and second["query"] == "And sick days?"
+    for row in recorded(recording, "second-turn"):
+        assert replay(emu, row).status_code == 200
+    first_call, second_call = app_calls(emu)  # the tasks never ran the app
+    assert first_call["query"] == "How do I book leave?" and not first_call["conversation_id"]
+    assert second_call["conversation_id"] and second_call["query"] == "And sick days?"
     assert len(emu.conversations) == conversations + 1
+    assert storage_writes(emu) - writes == 1  # the second turn's thread entry, not its follow-up task
+
+
+@pytest.mark.parametrize("recording", [WITH_HEADER, WITHOUT_HEADER], ids=["task-header", "template-shape"])
+def test_every_recorded_request_replays_and_only_chat_turns_run_the_app(emu, recording):
+    emu.load_scenario(scenario(parameters=FILE_FORM, memory_mode="conversation"))
+    conversations = len(emu.conversations)
+    rows = recorded(recording)
+    for row in rows:
+        response = replay(emu, row)
+        assert response.status_code == (400 if row["step"] == "continue" else 200), (row["step"], response.text)
+    turns = [r for r in rows if not is_task(r) and r["step"] != "continue"]
+    queries = [call["query"] for call in app_calls(emu)]
+    assert len(queries) == len(turns) == 6
+    assert not any("<chat_history>" in q or "attached_files" in q for q in queries)
+    # first chat, its regenerate (a seeded conversation), the image chat, the document chat
+    assert len(emu.conversations) == conversations + 4
 
 
 def test_tasks_the_app_answers_are_never_remembered_nor_run_in_the_chats_conversation(emu):
@@ -95,40 +117,45 @@ def test_a_mixture_of_agents_task_streams_from_the_app(emu):
     assert app_calls(emu)[-1]["query"] == "Combine: A, B"
 
 
-def test_continue_response_gets_a_clear_error_and_runs_nothing(emu, client):
+def test_the_recorded_continue_response_gets_a_clear_error_and_runs_nothing(emu):
     emu.load_scenario(scenario(memory_mode="conversation"))
-    partial = [{"role": "user", "content": "Tell me a story"}, {"role": "assistant", "content": "Once upon a"}]
-    response = post(emu, {"model": "m", "messages": partial, "stream": True}, "")
+    (row,) = recorded(WITH_HEADER, "continue")
+    assert row["body"]["messages"][-1]["role"] == "assistant"  # what Continue Response sends in 0.12.4
+    response = replay(emu, row)
     assert response.status_code == 400
     error = response.json()["error"]
-    assert error["param"] == "messages[1].content" and "Regenerate" in error["message"]
+    assert error["param"] == "messages[3].content" and "Regenerate" in error["message"]
     assert not app_calls(emu)
 
 
-def test_attachments_reach_the_app_without_the_markup_and_under_their_real_names(emu, client):
+def test_a_recorded_image_reaches_the_app_without_the_markup_and_under_its_real_name(emu):
     emu.load_scenario(scenario(parameters=FILE_FORM, memory_mode="conversation"))
-    block = BLOCK.replace("cat photo.png", "holiday.png")
-    url = "data:image/png;base64," + base64.b64encode(PNG).decode()
-    first = [{"role": "user", "content": [{"type": "text", "text": block},
-                                          {"type": "text", "text": "What is in this picture?"},
-                                          {"type": "image_url", "image_url": {"url": url}}]}]
-    raw = client.chat.completions.with_raw_response.create(model="m", messages=first)
-    answer = raw.parse().choices[0].message.content
+    image = [r for r in recorded(WITH_HEADER, "image") + recorded(WITH_HEADER, "image-second") if not is_task(r)]
+    first = replay(emu, image[0])
+    assert first.status_code == 200
     call = app_calls(emu)[0]
-    assert call["query"] == "What is in this picture?"
-    assert emu.uploads[-1]["name"] == "holiday.png"
+    assert call["query"] == "What is in this picture?" and "attached_files" not in json.dumps(call)
+    assert emu.uploads[-1]["name"] == "holiday.png" and emu.uploads[-1]["content"].startswith(PNG[:8])
     # Open WebUI keeps the block on that message in later turns: the thread is still recognised.
-    client.chat.completions.create(model="m", messages=[*first, {"role": "assistant", "content": answer},
-                                                        {"role": "user", "content": "Where was it taken?"}])
+    assert replay(emu, image[1]).status_code == 200
     later = app_calls(emu)[1]
-    assert later["conversation_id"] == raw.headers["x-dify-conversation-id"]
+    assert later["conversation_id"] == first.headers["x-dify-conversation-id"]
     assert later["query"] == "Where was it taken?" and "attached_files" not in json.dumps(later)
 
 
-def test_a_percent_encoded_user_name_reaches_the_app_decoded(emu, client):
+def test_a_recorded_document_question_reaches_the_app_with_its_text_and_without_the_markup(emu):
+    emu.load_scenario(scenario(memory_mode="conversation"))
+    (turn,) = [r for r in recorded(WITHOUT_HEADER, "document") if not is_task(r)]
+    assert replay(emu, turn).status_code == 200
+    query = app_calls(emu)[0]["query"]
+    assert "attached_files" not in query and "25 days of annual leave" in query
+    assert query.endswith("</context>\n\nHow many days do I get?")
+
+
+def test_the_recorded_percent_encoded_user_name_reaches_the_app_decoded(emu):
     form = {"user_input_form": [{"text-input": {"variable": "user_name", "label": "Name", "required": False}}]}
     emu.load_scenario(scenario(parameters=form, user_variable="user"))
-    client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}],
-                                   extra_headers={"X-OpenWebUI-User-Name": "J%C3%BCrgen M%C3%BCller",
-                                                  "X-OpenWebUI-User-Id": "u1"})
+    (turn,) = [r for r in recorded(WITH_HEADER, "first-turn") if not is_task(r)]
+    assert turn["headers"]["X-OpenWebUI-User-Name"] == "J%C3%BCrgen M%C3%BCller"
+    assert replay(emu, turn).status_code == 200
     assert app_calls(emu)[-1]["inputs"]["user_name"] == "Jürgen Müller"

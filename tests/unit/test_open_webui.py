@@ -1,14 +1,18 @@
 """Open WebUI's background tasks, its `<attached_files>` markup and "Continue Response", recognised and handled.
 
-The prompts below have the structure of Open WebUI 0.10's default task templates (backend/open_webui/config.py:
+The recorded requests are what a running Open WebUI 0.12.4 sent (tests/fixtures/open_webui, README there). The
+synthetic prompts have the structure of Open WebUI 0.10's default task templates (backend/open_webui/config.py:
 "### Task:", an "### Output:" section naming the JSON key, the history in `<chat_history>` as "USER: ..." lines,
-built by utils/task.py) in our own words; the attached-files block is what utils/middleware.py add_file_context
-writes. They are built from its source, not recorded from a running instance.
+built by utils/task.py) in our own words, and BLOCK is what 0.10's utils/middleware.py add_file_context writes;
+they were read from its source, not recorded.
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,6 +29,17 @@ from openai_bridge.clients.open_webui import (
 from openai_bridge.errors import OpenAIError
 from openai_bridge.http.messages import IncomingRequest
 from openai_bridge.wire.chat import ChatCompletionRequest, ImagePart, TextPart
+
+RECORDINGS = Path(__file__).resolve().parents[1] / "fixtures" / "open_webui"
+WITH_HEADER, WITHOUT_HEADER = "with-task-header.jsonl", "without-task-header.jsonl"
+TASK_HEADER = "X-OpenWebUI-Task"
+
+
+def recorded(name: str, step: str | None = None) -> list[dict[str, Any]]:
+    """The chat requests Open WebUI 0.12.4 sent (tests/fixtures/open_webui/`name`), of one step or all."""
+    rows = [json.loads(line) for line in (RECORDINGS / name).read_text().splitlines()]
+    return [r for r in rows if r["method"] == "POST" and step in (None, r["step"])]
+
 
 HISTORY = "USER: How do I book leave?\nASSISTANT: Use the HR portal.\nIt takes a minute."
 OUTPUT = {
@@ -142,3 +157,51 @@ def test_continue_response_is_refused_on_both_apis_and_an_empty_placeholder_is_n
     with pytest.raises(OpenAIError) as refused:
         parse_responses_request(json.dumps(responses).encode())
     assert refused.value.param == "input[1].content"
+
+
+def recognised(row: dict[str, Any]) -> BackgroundTask | None:
+    request = IncomingRequest(method="POST", path=row["path"], headers=row["headers"], body=b"")
+    return background_task(request, ChatCompletionRequest.model_validate(row["body"]))
+
+
+def test_every_recorded_task_is_recognised_with_the_header_and_by_its_shape_without():
+    named = [(r["step"], r["headers"][TASK_HEADER]) for r in recorded(WITH_HEADER)]
+    assert {name for _, name in named} == {"", "title_generation", "tags_generation", "follow_up_generation",
+                                           "query_generation"}
+    for row in recorded(WITH_HEADER):
+        task = recognised(row)
+        assert (task.name if task else "") == row["headers"][TASK_HEADER], row["step"]
+    # Without the header the same tasks, per step, are told apart by their templates alone.
+    shaped = [(r["step"], task.name if (task := recognised(r)) else "") for r in recorded(WITHOUT_HEADER)]
+    assert Counter(shaped) == Counter(named)
+
+
+def test_recorded_tasks_get_answers_without_open_webui_markup():
+    for row in recorded(WITH_HEADER, "document"):
+        task = recognised(row)
+        assert task is not None or row["body"]["stream"]
+        if task is not None:
+            answer = local_answer(task)
+            assert answer is not None and "attached_files" not in answer, task.name
+            if task.name in ("title_generation", "query_generation"):
+                assert "How many days do I get?" in answer
+
+
+def test_the_recorded_image_and_document_turns_lose_the_block_and_keep_the_real_name():
+    image = next(r for r in recorded(WITH_HEADER, "image") if r["body"]["stream"])
+    cleaned, names = without_attached_files(ChatCompletionRequest.model_validate(image["body"]))
+    assert names == ["holiday.png"]  # 0.12.4 marks an image type="file" with its content_type
+    assert [type(p) for p in cleaned.messages[0].content] == [TextPart, ImagePart]
+    document = next(r for r in recorded(WITH_HEADER, "document") if r["body"]["stream"])
+    cleaned, names = without_attached_files(ChatCompletionRequest.model_validate(document["body"]))
+    text = cleaned.messages[-1].content
+    assert names == [] and isinstance(text, str) and "attached_files" not in text
+    # The block followed Open WebUI's RAG template, which stays: it holds the document's text.
+    assert text.endswith("</context>\n\nHow many days do I get?") and "25 days of annual leave" in text
+
+
+def test_the_recorded_continue_response_is_refused():
+    (row,) = recorded(WITH_HEADER, "continue")
+    with pytest.raises(OpenAIError) as refused:
+        parse_chat_request(json.dumps(row["body"]).encode())
+    assert refused.value.param == "messages[3].content"
