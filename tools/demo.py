@@ -10,16 +10,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO_KEY = "sk-demo"
+# Five apps behind the one endpoint, one per kind, over the emulator's own demo app (dify-app).
+DEMO_SCENARIO = ROOT / "tools" / "demo_scenario.json"
 
 
 def banner(base_url: str) -> str:
     return f"""
-OpenAI Compatible Dify App: the plugin is running behind the local Dify emulator (demo chat app, echo replies,
-conversation memory).
+OpenAI Compatible Dify App: the plugin is running behind the local Dify emulator, with conversation memory.
 
   Base URL : {base_url}
   API key  : {DEMO_KEY}
-  Model    : dify-app (any model name is accepted)
+  Models   : dify-app (a chat app that echoes), dify-agent (an agent with a current_time tool: ask it the time),
+             dify-chatflow, dify-workflow, dify-knowledge (answers with its knowledge-base sources);
+             any other model name is served by dify-app
 
 Try it with curl:
 
@@ -49,11 +52,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--scenario", help="a scenario file for the emulator (default: its demo app)")
+    parser.add_argument("--scenario", default=str(DEMO_SCENARIO),
+                        help="a scenario file for the emulator (default: tools/demo_scenario.json)")
     args, extra = parser.parse_known_args()
     # The demo runs the plugin's recommended memory mode, so follow-up turns continue one Dify conversation.
     command = [sys.executable, "-m", "dify_emulator", "serve", "--host", args.host, "--port", str(args.port),
-               "--plugin-dir", str(ROOT), *(["--scenario", args.scenario] if args.scenario else []),
+               "--plugin-dir", str(ROOT), "--scenario", args.scenario,
                "--set", "memory_mode=conversation", *extra]
     emulator = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     signal.signal(signal.SIGTERM, lambda *_: emulator.terminate())
