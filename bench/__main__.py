@@ -11,9 +11,11 @@ Figures (medians over repeated trials; nothing here is asserted anywhere):
    client-side wall time, and its ratio to each baseline;
 2. time to first content byte added by the plugin: emulator timestamps (the optional observer hook) from writing
    the app's first event to the plugin's stdin to reading the first body chunk that carries content;
-3. non-streaming requests/second with an instant app, and the plugin's CPU share meanwhile;
+3. non-streaming requests/second with an instant app from 1 and 8 clients, as a ratio to `probe /whole` (the
+   same streamed Dify call collected into one JSON body in the probe plugin: bench/whole.py);
 4. the plugin process's RSS when idle and its peak with 100 concurrent streams;
-5. the pure translation core's events/second (in-process, no SDK).
+5. the pure translation core's events/second (in-process, no SDK);
+6. plugin-storage round trips per request, before and after Dify is called (bench/storage_trips.py).
 
 `BENCH_PLUGIN_DIR=<folder>` (or `--plugin-dir`) runs scenarios 1-4 against another endpoint plugin as well, with the
 same routes and settings, and prints it in its own column.
@@ -35,8 +37,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from dify_emulator import Emulator
 from dify_emulator.observe import SessionTimeline
 
@@ -57,8 +57,11 @@ from .common import (
     sse_content,
 )
 from .core import core_events_per_second
+from .storage_trips import storage_trips, trips_table
+from .whole import FLOOR, ratio_rows, whole_throughputs
 
 N_SMALL, N_LARGE = 50, 1050
+CLIENTS = (1, 8)  # concurrent clients of the non-streaming runs
 CONTENT = re.compile(rb'"content":"[^"]')
 
 
@@ -141,63 +144,6 @@ def ttfb(plugins: list[tuple[str, Emulator]], probe: Emulator, trials: int) -> d
     return result
 
 
-# ---------------------------------------------------------------- 3. non-streaming throughput
-
-
-def throughput(emu: Emulator, method: str, path: str, body: Callable[[str], dict[str, Any]], seconds: float,
-               concurrency: int, check: Callable[[bytes, str], bool]) -> dict[str, float]:
-    """Requests/s from `concurrency` keep-alive clients; each request carries its own text (`body(text)`), as
-    different users' requests do (identical chat histories would all share one conversation-memory record)."""
-    stop = threading.Event()
-    counts = [0] * concurrency
-    plugin = psutil.Process(emu.plugin_pid)
-
-    def work(i: int) -> None:
-        client = Client(emu)
-        while not stop.is_set():
-            text = f"ping {i} {counts[i]}"
-            status, data = client.request(method, path, body(text))
-            if status != 200 or not check(data, text):
-                raise RuntimeError(f"{path} -> {status}: {data[:200]!r}")
-            counts[i] += 1
-
-    runner = threading.Thread(target=run_threads, args=(concurrency, work), daemon=True)
-    runner.start()
-    time.sleep(1.0)  # warm-up
-    before = sum(counts)
-    plugin.cpu_percent()
-    started = time.perf_counter()
-    time.sleep(seconds)
-    done = sum(counts) - before
-    elapsed = time.perf_counter() - started
-    cpu = plugin.cpu_percent()
-    stop.set()
-    runner.join()
-    return {"requests_per_s": done / elapsed, "plugin_cpu_percent": cpu}
-
-
-def throughputs(plugins: list[tuple[str, Emulator]], probe: Emulator, seconds: float, concurrency: int
-                ) -> dict[str, dict[str, float]]:
-    result = {}
-
-    def is_completion(data: bytes, text: str) -> bool:
-        return json.loads(data)["choices"][0]["message"]["content"] == text
-
-    for name, emu in plugins:
-        for memory in ("last_user_message", "conversation"):
-            emu.load_scenario(scenario(memory_mode=memory))
-            result[f"{name} ({memory})"] = throughput(emu, "POST", "/v1/chat/completions",
-                                                      lambda text: chat_body(text, stream=False), seconds,
-                                                      concurrency, is_completion)
-    probe.load_scenario(None)
-    result["probe /echo_body (no Dify call)"] = throughput(probe, "POST", "/echo_body", lambda text: {"x": text},
-                                                           seconds, concurrency, lambda data, _: b"length" in data)
-    result["probe /app (relays the app's events)"] = throughput(probe, "POST", "/app", lambda text: {"query": text},
-                                                                seconds, concurrency,
-                                                                lambda data, _: b"message_end" in data)
-    return result
-
-
 # ---------------------------------------------------------------- 4. memory with 100 concurrent streams
 
 
@@ -271,8 +217,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="another endpoint plugin to measure side by side (default: $BENCH_PLUGIN_DIR)")
     parser.add_argument("--trials", type=int, default=9, help="trials per streamed-reply figure (median)")
     parser.add_argument("--ttfb-trials", type=int, default=60)
-    parser.add_argument("--seconds", type=float, default=5.0, help="duration of each throughput run")
-    parser.add_argument("--concurrency", type=int, default=8, help="clients in the throughput runs")
+    parser.add_argument("--seconds", type=float, default=3.0,
+                        help="duration of each non-streaming throughput run (3 rounds of each figure)")
     parser.add_argument("--streams", type=int, default=100, help="concurrent streams for the memory figure")
     parser.add_argument("--profile", action="store_true", help="also profile the plugin process with py-spy")
     parser.add_argument("--output", default=str(ROOT / "bench-results"), help="folder for the JSON results")
@@ -287,13 +233,13 @@ def main(argv: list[str] | None = None) -> int:
     with quiet_emulator_logs(), Emulator(plugin_dir=PROBE_DIR) as probe:
         emulators = [(name, Emulator(scenario=scenario(), plugin_dir=path).start()) for name, path in dirs]
         try:
-            print("1/5 per-chunk cost of a streamed reply ...", flush=True)
+            print("1/6 per-chunk cost of a streamed reply ...", flush=True)
             results["stream"] = stream_cost(emulators, probe, args.trials)
-            print("2/5 time to first content byte ...", flush=True)
+            print("2/6 time to first content byte ...", flush=True)
             results["ttfb"] = {k: vars(v) for k, v in ttfb(emulators, probe, args.ttfb_trials).items()}
-            print("3/5 non-streaming throughput ...", flush=True)
-            results["throughput"] = throughputs(emulators, probe, args.seconds, args.concurrency)
-            print(f"4/5 RSS with {args.streams} concurrent streams ...", flush=True)
+            print("3/6 non-streaming throughput against probe /whole ...", flush=True)
+            results["throughput"] = whole_throughputs(emulators, probe, args.seconds, CLIENTS)
+            print(f"4/6 RSS with {args.streams} concurrent streams ...", flush=True)
             results["memory"] = memory(emulators, probe, args.streams)
             if args.profile:
                 print("    profiling the plugin process with py-spy ...", flush=True)
@@ -304,8 +250,11 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             for _, emu in emulators:
                 emu.stop()
-    print("5/5 translation core ...", flush=True)
+    print("5/6 translation core ...", flush=True)
     results["core"] = core_events_per_second()
+    print("6/6 plugin-storage round trips per request ...", flush=True)
+    with quiet_emulator_logs():
+        results["storage_trips"] = storage_trips()
     results["seconds"] = time.time() - started
     print(report(results, [name for name, _ in dirs], args))
     out = Path(args.output)
@@ -335,11 +284,7 @@ def report(results: dict[str, Any], names: list[str], args: argparse.Namespace) 
     lines.append("| First content byte after Dify's first event, median / p90 (ms; goal < 2) | " + " | ".join(
         f"{ttfb_[n]['median']:.2f} / {ttfb_[n]['p90']:.2f}" for n in names) + " | - | " +
         f"{ttfb_['probe /app']['median']:.2f} / {ttfb_['probe /app']['p90']:.2f} |")
-    for memory_mode in ("last_user_message", "conversation"):
-        lines.append(f"| Non-streaming requests/s, instant app, `{memory_mode}` ({args.concurrency} clients) | " +
-                     " | ".join(f"{thr[f'{n} ({memory_mode})']['requests_per_s']:.0f} "
-                                f"(plugin CPU {thr[f'{n} ({memory_mode})']['plugin_cpu_percent']:.0f}%)"
-                                for n in names) + " | - | - |")
+    lines += ratio_rows(thr, names, CLIENTS)
     lines.append(f"| Idle RSS / peak RSS with {args.streams} concurrent streams | " + " | ".join(
         f"{mib(mem[n]['idle_rss'])} / {mib(mem[n]['peak_rss'])}" for n in names) + " | - | " +
         f"{mib(mem['probe /app']['idle_rss'])} / {mib(mem['probe /app']['peak_rss'])} |")
@@ -347,10 +292,12 @@ def report(results: dict[str, Any], names: list[str], args: argparse.Namespace) 
     lines.append(f"| Translation core, events/s (in-process) | {core['pipeline_events_per_s']:,.0f} "
                  f"(+ request path, reader thread: {core['handle_events_per_s']:,.0f}) |" + " - |" * (len(names) + 1))
     lines.append("")
-    lines.append(f"Baselines: probe /echo_body (no Dify call) "
-                 f"{thr['probe /echo_body (no Dify call)']['requests_per_s']:.0f} req/s, probe /app "
-                 f"{thr['probe /app (relays the app\'s events)']['requests_per_s']:.0f} req/s. "
-                 f"Frames of {stream['_frame_bytes']['plugin']} bytes. Run took {results['seconds']:.0f} s.")
+    lines.append(f"Non-streaming: instant echo app; {FLOOR} collects the same streamed Dify call in the probe "
+                 f"plugin and returns one JSON body. Frames of {stream['_frame_bytes']['plugin']} bytes. "
+                 f"Run took {results['seconds']:.0f} s.")
+    lines.append("\nPlugin-storage round trips per request (`conversation` memory unless named; each costs about "
+                 "as much as the Dify call's own stdio round trip):\n")
+    lines.append(trips_table(results["storage_trips"]))
     if "profile" in results:
         lines.append("\nHottest functions in the plugin process while streaming (py-spy, self time):\n" +
                      results["profile"])

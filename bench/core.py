@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from openai_bridge.apis.chat.stream import ChatStreamWriter
+from openai_bridge.dify.call import DifyCall
 from openai_bridge.dify.form import AppFormCache
 from openai_bridge.http.messages import IncomingRequest
 from openai_bridge.http.server import handle
@@ -24,19 +26,22 @@ SETTINGS = {"api_key": "k", "app_id": "app", "memory_mode": "last_user_message"}
 
 
 class ScriptedDify:
+    """The DifyPort (openai_bridge/ports.py) with a scripted stream and no storage."""
+
     endpoint_id = "ep"
+    accepts_query_files = False
 
     def __init__(self, events: list[dict[str, Any]]) -> None:
         self.events = events
 
-    def invoke_app(self, app_id: str, query: str, inputs: object, conversation_id: str | None):
+    def invoke_app(self, call: DifyCall) -> Iterator[dict[str, Any]]:
         return iter(self.events)
 
     def fetch_app_parameters(self, app_id: str) -> dict[str, Any]:
         return {"data": {}}
 
-    def upload_file(self, filename: str, content: bytes, mimetype: str) -> str:
-        return "f"
+    def upload_file(self, filename: str, content: bytes, mimetype: str, user: str) -> dict[str, str]:
+        return {"transfer_method": "tool_file", "tool_file_id": "f"}
 
     def storage_get(self, key: str) -> bytes | None:
         return None
@@ -59,6 +64,8 @@ def request_path(events: list[dict[str, Any]]) -> int:
     body = b'{"model": "dify-app", "stream": true, "messages": [{"role": "user", "content": "hi"}]}'
     request = IncomingRequest("POST", "/v1/chat/completions", {"authorization": "Bearer k"}, body, len(body))
     response = handle(request, SETTINGS, ScriptedDify(events), AppFormCache(), Timing())
+    if response.status != 200 or isinstance(response.body, bytes):
+        raise RuntimeError(f"the request path failed: {response.status} {response.body!r:.300}")
     return sum(len(chunk) for chunk in response.body)
 
 

@@ -8,8 +8,9 @@ Storage layout, per endpoint and app (keys prefixed with the endpoint id, as sto
 and a digest of the app id, so pointing the endpoint at another app never sends it the old app's conversations):
 - `<endpoint>/<app>/threads/<bucket>`: {history digest: [conversation id, last use]}. The bucket comes from the
   thread's first message, so every turn of a thread lives in one record: a turn costs one read before Dify is
-  called and one update after it. Continuing a history consumes its entry (it is replaced by the history after the
-  reply), which is how a regenerated answer (the same history sent again) is told from a real continuation.
+  called and one update after it (a fresh read, then a write only if the record changed: see `_update`).
+  Continuing a history consumes its entry (it is replaced by the history after the reply), which is how a
+  regenerated answer (the same history sent again) is told from a real continuation.
 - `<endpoint>/<app>/responses/<bucket>`: {response id: [{"c": conversation id, "p": previous response id,
   "t": the turn's text, capped}, last use]}: what `previous_response_id` continues, and the text to re-seed a chain
   with when Dify no longer knows its conversation.
@@ -208,7 +209,13 @@ class ConversationMemory:
         return _parse(storage_key, raw)
 
     def _update(self, kind: str, bucket: int, change: Callable[[dict[str, Any]], bool]) -> None:
-        """Read-modify-write of one record under its lock; nothing is written when `change` changed nothing."""
+        """Read-modify-write of one record under its lock; nothing is written when the record stays the same.
+
+        The record is read again here, after Dify answered, although the request may have read it before calling
+        Dify: the call can last minutes, and meanwhile other requests (in this process or in another copy of the
+        plugin, which Dify may run side by side) update the same record for their own threads. Writing back the
+        copy read before the call would drop their entries; the fresh read narrows that window to this one
+        read-modify-write. A write is then a delete and a set (see endpoints/_serve.py)."""
         storage_key = self._key(kind, bucket)
         with _lock_of(storage_key):
             try:
@@ -223,9 +230,11 @@ class ConversationMemory:
             if len(record) > PER_BUCKET:
                 for stale in sorted(record, key=lambda k: record[k][1])[: len(record) - PER_BUCKET]:
                     del record[stale]
+            value = json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode()
+            if value == raw:
+                return  # e.g. the same entry written again within its second: two storage round trips saved
             try:
-                self._storage.storage_set(storage_key, json.dumps(record, separators=(",", ":"),
-                                                                  ensure_ascii=False).encode())
+                self._storage.storage_set(storage_key, value)
             except Exception as exc:  # noqa: BLE001 - a full or failing storage only costs continuity
                 logger.warning("conversation memory: storage write failed (%s); this thread will be re-seeded", exc)
 
