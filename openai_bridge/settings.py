@@ -156,3 +156,20 @@ def parse_settings(raw: Mapping[str, Any]) -> EndpointSettings:
         file_variable=_text(raw.get("file_variable")),
         cors_allow_origins=origins,
     )
+
+
+# The same endpoint's settings come with every request; parsing them was a fifth of the core's own time per
+# non-streaming request. A few distinct settings per process (endpoints, edits); past the bound all are dropped.
+_PARSED: dict[str, EndpointSettings] = {}
+PARSED_SETTINGS_LIMIT = 64
+
+
+def settings_of(raw: Mapping[str, Any]) -> EndpointSettings:
+    """parse_settings(raw), remembered: EndpointSettings is immutable, so one value can serve every request."""
+    key = repr(raw)
+    found = _PARSED.get(key)
+    if found is None:
+        if len(_PARSED) >= PARSED_SETTINGS_LIMIT:
+            _PARSED.clear()
+        found = _PARSED[key] = parse_settings(raw)
+    return found

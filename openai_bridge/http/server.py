@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,9 +23,10 @@ from openai_bridge.http.auth import check_api_key
 from openai_bridge.http.cors import cors_headers, preflight
 from openai_bridge.http.messages import HttpResponse, IncomingRequest
 from openai_bridge.http.routing import Route, resolve
+from openai_bridge.ids import new_id
 from openai_bridge.ports import DifyPort
 from openai_bridge.run.timing import Timing
-from openai_bridge.settings import EndpointSettings, parse_settings
+from openai_bridge.settings import EndpointSettings, settings_of
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +36,8 @@ _TIMING = Timing.from_env(os.environ)
 
 def handle(request: IncomingRequest, raw_settings: Mapping[str, Any], dify: DifyPort,
            forms: AppFormCache = _FORMS, timing: Timing = _TIMING) -> HttpResponse:
-    request_id = f"req_{uuid.uuid4().hex}"
-    settings = parse_settings(raw_settings)
+    request_id = f"req_{new_id()}"
+    settings = settings_of(raw_settings)
     try:
         response = _dispatch(request, settings, dify, forms, timing)
     except OpenAIError as error:

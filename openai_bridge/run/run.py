@@ -6,13 +6,13 @@ The delivery loop (run.delivery) reads it as batches of answer parts, whatever t
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from openai_bridge.answer import AnswerPart, Failure
 from openai_bridge.dify import failures
 from openai_bridge.dify.failures import FailureContext
+from openai_bridge.ids import new_id
 from openai_bridge.memory.conversations import ConversationMemory, Thread, thread_of
 from openai_bridge.run.pipeline import AnswerPipeline
 from openai_bridge.run.readers import KEEPALIVE, EventSource
@@ -39,7 +39,7 @@ class Run:
     started_at: float = field(default_factory=time.monotonic)
     # Whether Dify's first event is in; a run handed over before it (a slow start) begins its stream silently.
     heard: bool = True
-    _unnamed: str = field(default_factory=lambda: uuid.uuid4().hex)  # the id of a run Dify never named
+    _unnamed: str = field(default_factory=new_id)  # the id of a run Dify never named
 
     def identity(self, prefix: str) -> tuple[str, int, str]:
         """Response id (from Dify's message or run id), creation time and Dify conversation id."""

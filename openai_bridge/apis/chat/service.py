@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from typing import Any
 
 from openai_bridge.answer import Text
@@ -13,6 +12,7 @@ from openai_bridge.apis.chat.stream import ChatStreamWriter
 from openai_bridge.clients.open_webui import background_task, local_answer
 from openai_bridge.dify.form import AppFormCache
 from openai_bridge.http.messages import HttpResponse, IncomingRequest
+from openai_bridge.ids import new_id
 from openai_bridge.ports import DifyPort
 from openai_bridge.run import delivery
 from openai_bridge.run.run import Run
@@ -45,7 +45,7 @@ def chat_completions(request: IncomingRequest, settings: EndpointSettings, dify:
 def _answered_here(text: str, model: str) -> HttpResponse:
     builder = ChatResponseBuilder()
     builder.add(Text(text))
-    completion = builder.build(f"{ID_PREFIX}{uuid.uuid4().hex}", int(time.time()), model)
+    completion = builder.build(f"{ID_PREFIX}{new_id()}", int(time.time()), model)
     return HttpResponse.json(completion.to_dict())
 
 
