@@ -168,7 +168,14 @@ def load(path: str | None, environ: Mapping[str, str] = os.environ) -> GatewayCo
     return parse(data, environ)
 
 
+TOP_LEVEL = {"dify_url", "models", "client_keys", "listen", "workers", "threads", "storage", "timeouts", "options"}
+
+
 def parse(data: Mapping[str, Any], environ: Mapping[str, str]) -> GatewayConfig:
+    unknown = set(data) - TOP_LEVEL
+    if unknown:
+        raise ConfigError(f"unknown keys: {', '.join(sorted(unknown))}; known: {', '.join(sorted(TOP_LEVEL))} "
+                          "(the plugin's options, such as citations, go in [options])")
     env = {k: v for k, v in environ.items() if k.startswith("GATEWAY_")}
     dify_url = (env.get("GATEWAY_DIFY_URL") or _text(data, "dify_url", "")).rstrip("/")
     if not dify_url.startswith(("http://", "https://")):

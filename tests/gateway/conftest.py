@@ -14,7 +14,7 @@ from werkzeug.test import Client
 from gateway.app import GatewayApp
 from gateway.config import GatewayConfig, parse
 from gateway.dify_api import ServiceApiDify
-from gateway.storage import SqliteStorage
+from gateway.storage import SqliteStorage, Storage
 
 from .fake_service_api import BASE, FakeApp, FakeServiceApi
 
@@ -27,10 +27,11 @@ def gateway_config(models: dict[str, str], **extra: Any) -> GatewayConfig:
 
 
 class InProcessGateway:
-    def __init__(self, tmp_path: Path, apps: dict[str, FakeApp], models: dict[str, str], **extra: Any) -> None:
+    def __init__(self, tmp_path: Path, apps: dict[str, FakeApp], models: dict[str, str],
+                 storage: Storage | None = None, **extra: Any) -> None:
         self.fake = FakeServiceApi(apps)
         self.config = gateway_config(models, **extra)
-        storage = SqliteStorage(str(tmp_path / "state.sqlite3"))
+        storage = storage or SqliteStorage(str(tmp_path / "state.sqlite3"))
         self.dify = ServiceApiDify(self.config, storage, client=httpx.Client(transport=self.fake.transport()))
         self.client = Client(GatewayApp(self.config, dify=self.dify))
 
@@ -45,6 +46,5 @@ class InProcessGateway:
 @pytest.fixture
 def gateway(tmp_path: Path) -> Callable[..., InProcessGateway]:
     def make(apps: dict[str, FakeApp], models: dict[str, str] | None = None, **extra: Any) -> InProcessGateway:
-        return InProcessGateway(tmp_path, apps, models or {f"model-{i}": key for i, key in enumerate(apps)},
-                                **extra)
+        return InProcessGateway(tmp_path, apps, models or {f"model-{i}": key for i, key in enumerate(apps)}, **extra)
     return make

@@ -85,6 +85,7 @@ BASE = {"dify_url": "http://d/v1", "client_keys": ["k"], "models": [{"name": "m"
     ({"timeouts": {"read": 0}}, "timeouts.read"),
     ({"storage": {"redis": "localhost:6379"}}, "storage.redis"),
     ({"listen": "8001"}, "listen"),
+    ({"memory_mode": "conversation"}, "unknown keys: memory_mode"),
     ({"workers": 0}, "workers"),
 ])
 def test_each_mistake_is_named(change, says):
