@@ -33,6 +33,8 @@ class Run:
     def _envelope(self, name: str) -> dict[str, Any]:
         if self.mode == "workflow":
             return {"event": name, "workflow_run_id": self.workflow_run_id}
+        if self.mode == "completion":  # a text generator has no conversation
+            return {"event": name, "message_id": self.message_id, "created_at": self.created_at}
         return {"event": name, "conversation_id": self.conversation_id, "message_id": self.message_id,
                 "created_at": self.created_at}
 
@@ -92,7 +94,7 @@ def fold_blocking(run: Run, events: list[dict[str, Any]]) -> dict[str, Any]:
         ids.update({k: event[k] for k in ids if event.get(k) is not None})
         if event.get("event") == "message_end":
             metadata = dict(event.get("metadata") or {})
-    return {
+    folded = {
         "event": "message",
         "task_id": ids["task_id"],
         "id": ids["message_id"],
@@ -103,6 +105,9 @@ def fold_blocking(run: Run, events: list[dict[str, Any]]) -> dict[str, Any]:
         "metadata": metadata,
         "created_at": ids["created_at"],
     }
+    if run.mode == "completion":
+        del folded["conversation_id"]
+    return folded
 
 
 WORKFLOW_BLOCKING_KEYS = ("id", "workflow_id", "status", "outputs", "error", "elapsed_time", "total_tokens",

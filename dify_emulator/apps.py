@@ -27,8 +27,8 @@ from .errors import (
     app_failure,
     invalid_param,
 )
-from .graph import GraphCall, Node, build_graph, default_graph, run_graph
-from .inputs import ToolFiles, validate_inputs
+from .graph import END_USER, GraphCall, Node, build_graph, default_graph, run_graph
+from .inputs import DifyFile, ToolFiles, validate_inputs
 from .model_apps import TOOLS, BuiltinTool, ModelCall, Outcome, run_agent, run_chat
 from .scenario import CHAT_MODES, GRAPH_MODES, deep_merge, selected_app_ids
 
@@ -142,6 +142,45 @@ def _knowledge_document(index: int, spec: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class EndUser:
+    """Who a run belongs to: Dify's end user (`id`) and the caller's name for it (`session_id`, sys.user_id).
+
+    An empty id stands for the workspace's one end user of the plugin path (AppEmulator.end_user_id).
+    """
+
+    id: str
+    session_id: str
+
+
+PLUGIN_USER = EndUser("", END_USER)
+
+
+@dataclass(frozen=True)
+class AppCall:
+    """One app run that passed its caller's checks (each path checks in its own order, with its own errors)."""
+
+    app_id: str
+    app: EmulatedApp
+    query: str
+    inputs: dict[str, Any]
+    conversation: Conversation | None  # None: a chat-type app starts a new one, owned by `user`
+    user: EndUser
+    files: tuple[DifyFile, ...] = ()  # the request's own files (sys.files)
+
+
+@dataclass
+class Execution:
+    run: Run
+    reply: dict[str, Any]
+    events: list[dict[str, Any]]
+
+    @property
+    def delay(self) -> float:
+        """Seconds before each event (the reply's delay_ms)."""
+        return float(self.reply.get("delay_ms", 0)) / 1000
+
+
 class AppEmulator:
     def __init__(self, conversations: ConversationStore, files: ToolFiles) -> None:
         self.conversations = conversations
@@ -168,10 +207,7 @@ class AppEmulator:
             self._main_ids = main_ids
 
     def _find(self, app_id: Any, failure_prefix: str) -> EmulatedApp:
-        app = None
-        if isinstance(app_id, str):
-            with self._lock:
-                app = self._apps.get(app_id) or (self._main if app_id in self._main_ids else None)
+        app = self.find(app_id) if isinstance(app_id, str) else None
         if app is None:
             raise app_failure(invalid_param("app not found"), failure_prefix)
         return app
@@ -180,6 +216,11 @@ class AppEmulator:
         """The app's parameters themselves: the daemon strips both of Dify's `data` wrappers."""
         app = self._find(request.get("app_id"), FETCH_APP_FAILED)
         return [copy.deepcopy(app.parameters)]
+
+    def find(self, app_id: str) -> EmulatedApp | None:
+        """The app answering to `app_id`, if any."""
+        with self._lock:
+            return self._apps.get(app_id) or (self._main if app_id in self._main_ids else None)
 
     def invoke(self, request: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         app_id = str(request.get("app_id"))
@@ -199,51 +240,71 @@ class AppEmulator:
         elif app.mode != "workflow":
             raise app_failure(invalid_param("unexpected app type"))
         inputs = validate_inputs(app.parameters, request.get("inputs") or {}, self.files, self._reachable)
-        with self._lock:
-            reply = app.next_reply()
+        execution = self.execute(AppCall(app_id, app, str(query or ""), inputs, conversation, PLUGIN_USER))
+        reply = execution.reply
         if "fail" in reply:
             raise BackwardsError(str(reply["fail"]))
-
-        run = Run(mode=app.mode, workflow_id=app.workflow_id)
-        if app.mode in CHAT_MODES and (app.parameters.get("retriever_resource") or {}).get("enabled"):
-            run.retriever_resources = copy.deepcopy(list(app.knowledge))
-        scripted = reply.get("events")
-        if app.mode in CHAT_MODES and conversation is None:
-            # Scripted events may name their conversation: later turns may continue it.
-            named = next((e["conversation_id"] for e in scripted or () if e.get("conversation_id")), None)
-            conversation = self.conversations.open(app_id, named, app.conversation_variables)
-        run.conversation_id = conversation.id if conversation else None
-        history = self.conversations.history(conversation)
-        variables = copy.deepcopy(conversation.variables) if conversation else {}
-        if scripted is None:
-            outcome = self._emulate(app, app_id, run, str(query or ""), inputs, history, variables)
-        else:
-            events = copy.deepcopy(list(scripted))
-            outcome = Outcome(events, answer_of(events))
-        if conversation is not None:
-            self.conversations.add_turn(conversation, Turn(str(query), outcome.answer, outcome.tool_steps), variables)
-
-        delay = float(reply.get("delay_ms", 0)) / 1000
         if blocking:
-            yield self._blocking(run, reply, outcome.events, delay)
+            yield self._blocking(execution.run, reply, execution.events, execution.delay)
             return
-        for event in outcome.events:
-            time.sleep(delay)
+        for event in execution.events:
+            time.sleep(execution.delay)
             yield event
         if "then_fail" in reply:
             raise BackwardsError(str(reply["then_fail"]))
 
-    def _emulate(self, app: EmulatedApp, app_id: str, run: Run, query: str, inputs: dict[str, Any],
-                 history: list[Turn], variables: dict[str, Any]) -> Outcome:
+    @property
+    def reachable_urls(self) -> tuple[str, ...]:
+        """URL prefixes a remote file may have (the scenario's `reachable_urls`)."""
+        return self._reachable
+
+    def execute(self, call: AppCall) -> Execution:
+        """Run an app that passed its caller's checks: consume a reply, compute its events, keep the turn.
+
+        A `fail` reply computes nothing: the caller fails the request with its text.
+        """
+        app = call.app
+        with self._lock:
+            reply = app.next_reply()
+        run = Run(mode=app.mode, workflow_id=app.workflow_id)
+        if "fail" in reply:
+            return Execution(run, reply, [])
+        if app.mode in CHAT_MODES and (app.parameters.get("retriever_resource") or {}).get("enabled"):
+            run.retriever_resources = copy.deepcopy(list(app.knowledge))
+        scripted = reply.get("events")
+        conversation = call.conversation
+        if app.mode in CHAT_MODES and conversation is None:
+            # Scripted events may name their conversation: later turns may continue it.
+            named = next((e["conversation_id"] for e in scripted or () if e.get("conversation_id")), None)
+            conversation = self.conversations.open(call.app_id, named, app.conversation_variables, call.user.id)
+        run.conversation_id = conversation.id if conversation else None
+        history = self.conversations.history(conversation)
+        variables = copy.deepcopy(conversation.variables) if conversation else {}
+        if scripted is None:
+            outcome = self._emulate(call, run, history, variables)
+        else:
+            events = copy.deepcopy(list(scripted))
+            outcome = Outcome(events, answer_of(events))
+        if conversation is not None:
+            self.conversations.add_turn(conversation, Turn(call.query, outcome.answer, outcome.tool_steps), variables)
+        return Execution(run, reply, outcome.events)
+
+    def _emulate(self, call: AppCall, run: Run, history: list[Turn], variables: dict[str, Any]) -> Outcome:
         """The app's own run: its graph, or its model (and agent loop)."""
+        app = call.app
         if app.mode in GRAPH_MODES:
             chatflow = app.mode == "advanced-chat"
             events = run_graph(app.graph, GraphCall(
-                run=run, app_id=app_id, query=query if chatflow else None, inputs=inputs, history=history,
-                variables=variables, dialogue_count=len(history) + 1, end_user_id=self.end_user_id))
+                run=run, app_id=call.app_id, query=call.query if chatflow else None, inputs=call.inputs,
+                history=history, variables=variables, dialogue_count=len(history) + 1,
+                end_user_id=call.user.id or self.end_user_id, user=call.user.session_id, files=call.files))
             return Outcome(events, answer_of(events))
-        call = ModelCall(run=run, model=app.model, instruction=app.pre_prompt, query=query, history=history)
-        return run_chat(call) if app.mode == "chat" else run_agent(call, app.strategy, app.tools)
+        if app.mode == "completion":
+            # A text generator answers its inputs (the echo contract: their string values, one per line).
+            prompt = "\n".join(str(value) for value in call.inputs.values() if isinstance(value, str))
+            return run_chat(ModelCall(run=run, model=app.model, instruction=app.pre_prompt, query=prompt, history=[]))
+        model_call = ModelCall(run=run, model=app.model, instruction=app.pre_prompt, query=call.query, history=history)
+        return run_chat(model_call) if app.mode == "chat" else run_agent(model_call, app.strategy, app.tools)
 
     @staticmethod
     def _blocking(run: Run, reply: Mapping[str, Any], events: list[dict[str, Any]], delay: float) -> dict[str, Any]:

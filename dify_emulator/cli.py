@@ -2,6 +2,9 @@
 
 stdout carries exactly one line, the endpoint base URL, once the plugin is ready; everything else goes to
 stderr. SIGINT and SIGTERM stop the plugin and exit 0.
+
+`python -m dify_emulator serve-api ...` serves Dify's Service API instead (SERVICE_API.md): stdout carries
+exactly one line, `http://HOST:PORT/v1`, once it serves; the app keys go to stderr.
 """
 
 import argparse
@@ -15,6 +18,7 @@ from types import FrameType
 from .emulator import Emulator
 from .plugin_process import PluginStartError
 from .scenario import ScenarioError, parse_assignment
+from .service_api import ServiceApiEmulator
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,12 +34,58 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE",
                        help="override one endpoint setting (an app-selector takes an app id)")
     serve.add_argument("--python", help="interpreter that runs the plugin (default: this one)")
+    serve_api = commands.add_parser("serve-api", help="serve Dify's Service API (/v1, app API keys) for the apps")
+    serve_api.add_argument("--scenario", help="scenario JSON file (default: the demo scenario)")
+    serve_api.add_argument("--host", default="127.0.0.1")
+    serve_api.add_argument("--port", type=int, default=8001, help="0 picks a free port")
     return parser
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event SIGINT and SIGTERM set from now on."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    return stop
+
+
+def _wait(stop: threading.Event) -> None:
+    # Waiting with a timeout keeps the main thread responsive to signals.
+    while not stop.wait(0.5):
+        pass
+
+
+def serve_api(args: argparse.Namespace) -> int:
+    """stdout: the base URL, once serving; stderr: the app keys."""
+    stop = _stop_on_signals()
+    try:
+        api = ServiceApiEmulator(scenario=args.scenario, host=args.host, port=args.port)
+        api.start()
+    except ScenarioError as e:
+        print(f"dify_emulator: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"dify_emulator: cannot serve on {args.host}:{args.port}: {e}", file=sys.stderr)
+        return 1
+    try:
+        for app_id, key in api.app_keys.items():
+            print(f"app {app_id}: API key {key}", file=sys.stderr)
+        print(api.base_url, flush=True)
+        _wait(stop)
+    finally:
+        api.stop()
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    if args.command == "serve-api":
+        return serve_api(args)
     try:
         settings = dict(parse_assignment(item) for item in args.overrides)
         emulator = Emulator(
@@ -51,13 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"dify_emulator: {e}", file=sys.stderr)
         return 2
 
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stop = _stop_on_signals()
     try:
         emulator.start()
     except PluginStartError as e:
@@ -68,9 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     try:
         print(emulator.base_url, flush=True)
-        # Waiting with a timeout keeps the main thread responsive to signals.
-        while not stop.wait(0.5):
-            pass
+        _wait(stop)
     finally:
         emulator.stop()
     return 0

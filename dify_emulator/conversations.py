@@ -9,6 +9,7 @@ memory later prompts are built from) and its conversation variables.
 
 import copy
 import threading
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -41,6 +42,8 @@ class Conversation:
     app_id: str
     variables: dict[str, Any]
     turns: list[Turn] = field(default_factory=list)
+    owner: str = ""  # the end user's id; "" is the plugin path's one end user
+    created_at: int = field(default_factory=lambda: int(time.time()))
 
 
 def _as_uuid(value: str) -> str | None:
@@ -94,7 +97,22 @@ class ConversationStore(Mapping[str, dict[str, Any]]):
             raise app_failure(invalid_param(""))
         return conversation
 
-    def open(self, app_id: str, conversation_id: str | None, variables: Mapping[str, Any]) -> Conversation:
+    def owned(self, app_id: str, conversation_id: str, owner: str) -> Conversation | None:
+        """The conversation of `app_id` that `owner` started, as the Service API looks it up (by end user)."""
+        with self._lock:
+            conversation = self._items.get(conversation_id)
+        if conversation is None or conversation.app_id != app_id or conversation.owner != owner:
+            return None
+        return conversation
+
+    def of(self, app_id: str, owner: str) -> list[Conversation]:
+        """The conversations `owner` has with `app_id`, newest first."""
+        with self._lock:
+            found = [c for c in self._items.values() if c.app_id == app_id and c.owner == owner]
+        return found[::-1]
+
+    def open(self, app_id: str, conversation_id: str | None, variables: Mapping[str, Any],
+             owner: str = "") -> Conversation:
         """The conversation `conversation_id`, created (with these conversation variables) if it is not known.
 
         A new conversation gets a fresh id unless one is given: scripted events may name theirs.
@@ -103,7 +121,8 @@ class ConversationStore(Mapping[str, dict[str, Any]]):
             existing = self._items.get(conversation_id) if conversation_id else None
             if existing is not None:
                 return existing
-            conversation = Conversation(conversation_id or str(uuid.uuid4()), app_id, copy.deepcopy(dict(variables)))
+            conversation = Conversation(conversation_id or str(uuid.uuid4()), app_id, copy.deepcopy(dict(variables)),
+                                        owner=owner)
             self._items[conversation.id] = conversation
             return conversation
 

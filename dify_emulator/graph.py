@@ -82,6 +82,8 @@ class GraphCall:
     variables: dict[str, Any]  # conversation variables: assigners change them in place
     dialogue_count: int
     end_user_id: str
+    user: str = END_USER  # the end user's session id: sys.user_id
+    files: Sequence[DifyFile] = ()  # the request's files: sys.files
 
 
 @dataclass(frozen=True)
@@ -261,7 +263,7 @@ class _GraphRun:
 
     def _system_variables(self) -> dict[str, Any]:
         """The sys.* variables, in the order workflow_started shows them (a workflow has no query or count)."""
-        system = {"query": self.call.query, "files": [], "user_id": END_USER,
+        system = {"query": self.call.query, "files": list(self.call.files), "user_id": self.call.user,
                   "dialogue_count": self.call.dialogue_count, "app_id": self.call.app_id,
                   "workflow_id": self.run.workflow_id, "workflow_run_id": self.run.workflow_run_id}
         if not self.chatflow:
@@ -300,7 +302,7 @@ class _GraphRun:
             "status": "failed" if failure is not None else "succeeded", "outputs": dump_value(outputs),
             "error": failure, "elapsed_time": time.perf_counter() - self.started,
             "total_tokens": usage["total_tokens"], "total_steps": steps,
-            "created_by": {"id": self.call.end_user_id, "user": END_USER}, "created_at": self.run.created_at,
+            "created_by": {"id": self.call.end_user_id, "user": self.call.user}, "created_at": self.run.created_at,
             "finished_at": int(time.time()), "exceptions_count": int(failure is not None),
             "files": files_in(outputs)})
         if self.chatflow and failure is not None:

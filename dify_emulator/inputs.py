@@ -100,8 +100,18 @@ def declared_variables(parameters: Mapping[str, Any]) -> list[tuple[str, str, di
     return declared
 
 
+@dataclass(frozen=True)
+class FileSources:
+    """Where file mappings point: the plugin's tool files, the Service API's uploads (None on the plugin path,
+    where a local_file passes unchecked), and the URL prefixes a remote file may have."""
+
+    tool_files: ToolFiles
+    uploads: ToolFiles | None = None
+    reachable: tuple[str, ...] = ()
+
+
 def validate_inputs(parameters: Mapping[str, Any], inputs: Mapping[str, Any], files: ToolFiles,
-                    reachable: tuple[str, ...] = ()) -> dict[str, Any]:
+                    reachable: tuple[str, ...] = (), uploads: ToolFiles | None = None) -> dict[str, Any]:
     """Dify's `_prepare_user_inputs`: declared variables only, each validated; no form keeps everything.
 
     Keeping undeclared inputs when nothing is declared is an emulator convenience (Dify would drop them):
@@ -110,12 +120,12 @@ def validate_inputs(parameters: Mapping[str, Any], inputs: Mapping[str, Any], fi
     declared = declared_variables(parameters)
     if not declared:
         return dict(inputs)
-    return {variable: _validated(kind, variable, config, inputs.get(variable), files, reachable)
+    sources = FileSources(files, uploads, reachable)
+    return {variable: _validated(kind, variable, config, inputs.get(variable), sources)
             for kind, variable, config in declared}
 
 
-def _validated(kind: str, variable: str, config: Mapping[str, Any], value: Any, files: ToolFiles,
-               reachable: tuple[str, ...]) -> Any:
+def _validated(kind: str, variable: str, config: Mapping[str, Any], value: Any, sources: FileSources) -> Any:
     if value is None or value == "":
         if config.get("required"):
             raise app_failure(invalid_param(f"{variable} is required in input form"))
@@ -127,11 +137,11 @@ def _validated(kind: str, variable: str, config: Mapping[str, Any], value: Any, 
     if kind == "file":
         if not isinstance(value, Mapping):
             raise app_failure(invalid_param(f"{variable} in input form must be a file"))
-        return _file(value, files, reachable)
+        return build_file(value, sources)
     if kind == "file-list":
         if not isinstance(value, list) or not all(isinstance(item, Mapping) for item in value):
             raise app_failure(invalid_param(f"{variable} in input form must be a list of files"))
-        return [_file(item, files, reachable) for item in value]
+        return [build_file(item, sources) for item in value]
     return value
 
 
@@ -148,19 +158,25 @@ def _validated_string(kind: str, variable: str, config: Mapping[str, Any], value
     return value
 
 
-def _file(mapping: Mapping[str, Any], files: ToolFiles, reachable: tuple[str, ...]) -> Any:
+def build_file(mapping: Mapping[str, Any], sources: FileSources) -> Any:
+    """A file mapping as a run holds it (Dify's `file_factory.build_from_mapping`, without the config check)."""
     method = mapping.get("transfer_method")
     if method == "remote_url":
-        url = str(mapping.get("url"))
-        if not url.startswith(reachable) or not reachable:
+        url = str(mapping.get("url") or mapping.get("remote_url"))
+        if not url.startswith(sources.reachable) or not sources.reachable:
             raise app_failure(invalid_param(f"Reached maximum retries (3) for URL {url}"))
         return dict(mapping)
-    if method != "tool_file":
+    if method == "local_file" and sources.uploads is not None:
+        store, file_id = sources.uploads, str(mapping.get("upload_file_id"))
+        missing = "Invalid upload file"
+    elif method == "tool_file":
+        store, file_id = sources.tool_files, str(mapping.get("tool_file_id"))
+        missing = f"ToolFile {file_id} not found"
+    else:
         return dict(mapping)
-    tool_file_id = str(mapping.get("tool_file_id"))
-    found = files.get(tool_file_id)
+    found = store.get(file_id)
     if found is None:
-        raise app_failure(invalid_param(f"ToolFile {tool_file_id} not found"))
+        raise app_failure(invalid_param(missing))
     return DifyFile(
         type=str(mapping.get("type") or "custom"),
         transfer_method=method,
@@ -169,7 +185,7 @@ def _file(mapping: Mapping[str, Any], files: ToolFiles, reachable: tuple[str, ..
         extension=found["extension"],
         mime_type=found["mimetype"],
         size=found["size"],
-        url=lambda: files.signed_url(found),
+        url=lambda: store.signed_url(found),
     )
 
 
