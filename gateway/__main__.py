@@ -45,6 +45,7 @@ class GatewayServer(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> GatewayApp:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+        logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per Dify call would drown what matters
         return GatewayApp(self.gateway_config)
 
 
