@@ -7,6 +7,7 @@ request past them all consumes a scripted reply.
 """
 
 import json
+import logging
 import re
 import threading
 import time
@@ -27,6 +28,8 @@ from .errors import ServiceError, invalid_param
 from .files import UploadedFiles, parse_form, request_files, uploaded_part
 from .payloads import ChatRequestPayload, CompletionRequestPayload, WorkflowRunPayload, parse
 from .streams import StreamPlan, Tasks, sse
+
+logger = logging.getLogger("dify_emulator")
 
 PING_INTERVAL = 10.0
 JSON_TYPE = "application/json"
@@ -118,6 +121,9 @@ class ServiceApi:
             return handler(self, self._authenticate(request), request, match)
         except ServiceError as e:
             return error_response(e)
+        except Exception:  # a bug in the emulator still answers as Dify answers the unexpected
+            logger.exception("service api %s %s failed", request.method, request.path)
+            return error_response(errors.internal_server_error())
 
     @staticmethod
     def _match(request: Request) -> tuple[Route, re.Match[str]]:
@@ -157,12 +163,13 @@ class ServiceApi:
         session_id = str(user) if user else END_USER
         return EndUser(str(uuid.uuid5(uuid.NAMESPACE_URL, f"end-user/{caller.app_id}/{session_id}")), session_id)
 
-    def _json_user(self, kind: str, caller: Caller, request: Request, required: bool = True) -> tuple[dict[str, Any],
-                                                                                                      EndUser]:
+    def _json_user(self, kind: str, caller: Caller, request: Request,
+                   extra: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], EndUser]:
+        """The JSON body (recorded, with `extra`) and its required `user`."""
         body = request.json()
         user = body.get("user")
-        self._record(kind, caller, body, str(user) if user else None)
-        if not user and required:
+        self._record(kind, caller, {**body, **(extra or {})}, str(user) if user else None)
+        if not user:
             raise invalid_param("Arg user must be provided.")
         return body, self.end_user(caller, user)
 
@@ -263,8 +270,7 @@ class ServiceApi:
 
     def _stop(self, caller: Caller, request: Request, match: re.Match[str], kind: str, modes: frozenset[str],
               wrong: tuple[str, str]) -> Response:
-        body, user = self._json_user(kind, caller, request)
-        body["task_id"] = match.group("task_id")
+        _, user = self._json_user(kind, caller, request, {"task_id": match.group("task_id")})
         if caller.app.mode not in modes:
             raise errors.wrong_route(wrong)
         self.tasks.stop(match.group("task_id"), user.id)
