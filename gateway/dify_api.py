@@ -69,7 +69,9 @@ def refusal_of(response: httpx.Response) -> DifyRefusal:
     return DifyRefusal(DifyFailure(response.status_code, "", f"HTTP {response.status_code}: {said}", text))
 
 
-def transport_failure(exc: httpx.HTTPError, base_url: str, read_timeout: float) -> DifyRefusal:
+def transport_failure(exc: httpx.HTTPError, base_url: str, read_timeout: float, streaming: bool = False) -> DifyRefusal:
+    if streaming and not isinstance(exc, httpx.TimeoutException):
+        return DifyRefusal(DifyFailure(0, "", f"the app's stream from Dify at {base_url} broke: {exc}", str(exc)))
     if isinstance(exc, httpx.TimeoutException):
         # "timed out" in the text is what the core reads as Dify not answering in time (a 504).
         return DifyRefusal(DifyFailure(0, "", f"nothing from Dify at {base_url} within the gateway's timeout "
@@ -182,7 +184,7 @@ class ServiceApiDify:
                 over = over or event.get("event") in _FINAL_EVENTS
                 yield event
         except httpx.HTTPError as exc:
-            raise transport_failure(exc, self._config.dify_url, self._config.timeouts.read) from exc
+            raise transport_failure(exc, self._config.dify_url, self._config.timeouts.read, streaming=True) from exc
         finally:
             stream.__exit__(None, None, None)
             if task_id and not over:

@@ -30,14 +30,14 @@ DEMO_MODELS = {
 def demo_scenario(delay_ms: int = 0) -> dict[str, Any]:
     (main_id, main_mode), *others = DEMO_MODELS.values()
     reply = [{"echo": True, "delay_ms": delay_ms}]
+    files = {"file_upload": {"enabled": True, "allowed_file_types": ["image", "document"],
+                             "allowed_file_upload_methods": ["local_file", "remote_url"]}}
     return {
         "settings": {"api_key": DEMO_KEY, "app_id": {"app_id": main_id, "inputs": {}, "files": [],
                                                      "type": "app-selector"}},
-        "app": {"mode": main_mode, "name": "Demo chatflow",
-                "parameters": {"file_upload": {"enabled": True, "allowed_file_types": ["image", "document"],
-                                               "allowed_file_upload_methods": ["local_file", "remote_url"]}}},
+        "app": {"mode": main_mode, "name": "Demo chatflow", "parameters": files},
         "apps": {app_id: {"mode": mode, "name": f"Demo {mode}", "replies": reply,
-                          **({"parameters": QUERY_FORM} if mode == "workflow" else {})}
+                          "parameters": {**files, **(QUERY_FORM if mode == "workflow" else {})}}
                  for app_id, mode in others},
         "replies": reply,
     }

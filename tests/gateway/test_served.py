@@ -113,7 +113,7 @@ def test_a_conversation_continues_whichever_worker_serves_each_turn(served, clie
 
 def test_an_image_reaches_the_querys_files(served, client):
     url = "data:image/png;base64," + base64.b64encode(PNG).decode()
-    client.chat.completions.create(model="dify-chatflow", user="erin", messages=[{"role": "user", "content": [
+    client.chat.completions.create(model="dify-chatbot", user="erin", messages=[{"role": "user", "content": [
         {"type": "text", "text": "look"}, {"type": "image_url", "image_url": {"url": url}}]}])
     run = served.runs()[-1]
     assert run["user"] == "erin"
