@@ -73,6 +73,7 @@ load: $(STAMP)
 # plugin (same routes and settings) side by side.
 bench: $(STAMP)
 	$(PY) -m bench $(if $(BENCH_PLUGIN_DIR),--plugin-dir "$(BENCH_PLUGIN_DIR)")
+	$(PY) -m bench.gateway
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit
