@@ -9,7 +9,7 @@ PYTHON312 ?= $(shell for p in $$(command -v python3.12) $$(ls -d $$(pyenv root 2
 PORT ?= 8000
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: run test lint unit e2e package check-package bench fuzz load clean venv node-deps
+.PHONY: run gateway test lint unit e2e package check-package bench fuzz load clean venv node-deps redis-server
 
 venv: $(STAMP)
 
@@ -25,12 +25,18 @@ $(STAMP): requirements.txt requirements-dev.txt constraints.txt
 run: $(STAMP)
 	$(PY) -m tools.demo --port $(PORT)
 
-test: $(STAMP) node-deps lint
+# The standalone gateway (gateway/, two gunicorn workers) on 127.0.0.1:8001 over the emulator's Service API.
+GATEWAY_PORT ?= 8001
+gateway: $(STAMP)
+	$(PY) -m tools.gateway_demo --port $(GATEWAY_PORT)
+
+test: $(STAMP) node-deps redis-server lint
 	$(PY) -m pytest
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m mypy --strict openai_bridge
+	$(PY) -m mypy --strict gateway
 
 # The official OpenAI Node SDKs (v4 and v7) for tests/e2e/test_node_sdk.py, pinned by tests/node/package-lock.json.
 node-deps:
@@ -39,6 +45,16 @@ node-deps:
 	  echo "npm not found: the Node SDK checks will be skipped" >&2; \
 	elif [ ! tests/node/node_modules/.package-lock.json -nt tests/node/package-lock.json ]; then \
 	  npm ci --silent --no-audit --no-fund --prefix tests/node; fi
+
+# Debian's redis-server for the gateway's shared-state tests (tests/gateway): installed where this runs as root.
+redis-server:
+	@if ! command -v redis-server >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get install -y -qq redis-server >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq redis-server; }) \
+	      && systemctl disable --now redis-server >/dev/null 2>&1 || true; \
+	  elif [ "$(CI)" = "true" ]; then echo "error: redis-server not found, and CI must run the Redis checks" >&2; exit 1; \
+	  else echo "redis-server not found (apt-get install redis-server): the Redis checks will be skipped" >&2; fi; \
+	fi
 
 # The full fuzzing budgets, per API (chat, responses, completions, models, routes, headers): 10,000 generated
 # requests in-process and 600 through the real plugin process, plus malformed Dify streams (`make test` runs the
@@ -57,6 +73,7 @@ load: $(STAMP)
 # plugin (same routes and settings) side by side.
 bench: $(STAMP)
 	$(PY) -m bench $(if $(BENCH_PLUGIN_DIR),--plugin-dir "$(BENCH_PLUGIN_DIR)")
+	$(PY) -m bench.gateway
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit

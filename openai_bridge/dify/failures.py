@@ -1,7 +1,8 @@
 """The one place where Dify failures become OpenAI errors.
 
 Dify reports failures three ways, all classified here:
-- before the stream, the SDK raises a plain Exception whose text holds `request failed with status code: N and
+- before the stream, an adapter that reads Dify's HTTP answer itself (the gateway) raises a DifyRefusal holding
+  the failure as a value; the SDK raises a plain Exception whose text holds `request failed with status code: N and
   respond with: {"code", "message", "status"}` (Dify's inner API refused the call);
 - during the stream, an `error` event `{code, status, message}` or a failed `workflow_finished` ends the run;
 - the daemon or the SDK break the stream with a text of their own (`read app failed: ...`, `invocation exited
@@ -52,6 +53,19 @@ class FailureContext:
     conversational: bool | None = None  # the app's form is a chat-type app's (None: unknown)
 
 
+class DifyRefusal(Exception):
+    """Dify refused a call, as an adapter that reads Dify's status and error JSON itself knows it: no text to parse."""
+
+    def __init__(self, failure: DifyFailure) -> None:
+        super().__init__(failure.text or failure.message)
+        self.failure = failure
+
+
+def failure_of(exc: BaseException) -> DifyFailure:
+    """What Dify said, from a DifyRefusal's value or from the text of any other exception (the SDK's)."""
+    return exc.failure if isinstance(exc, DifyRefusal) else parse_exception_text(str(exc))
+
+
 def parse_exception_text(text: str) -> DifyFailure:
     status_match = _STATUS_RE.search(text)
     status = int(status_match.group(1)) if status_match else 0
@@ -76,7 +90,7 @@ def parse_exception_text(text: str) -> DifyFailure:
 
 def from_exception(exc: BaseException, context: FailureContext = FailureContext()) -> OpenAIError:
     """Classify an exception raised by a Dify backwards invocation (app call)."""
-    return classify(parse_exception_text(str(exc)), context)
+    return classify(failure_of(exc), context)
 
 
 def from_error_event(event: dict[str, Any]) -> OpenAIError:
@@ -160,6 +174,10 @@ def _by_code(failure: DifyFailure, context: FailureContext) -> OpenAIError | Non
                                 "settings in Dify.", "server_error", None, code)
     if code == "not_found":
         return _not_found(failure)
+    if code == "unauthorized":  # only the Service API has app keys: the gateway holds one Dify no longer accepts
+        return upstream(f"Dify refused the app API key this gateway holds for the model ({shown}). Ask the "
+                        "gateway's admin to set the app's current API key (Dify: the app's API Access page).",
+                        code="dify_app_key_invalid")
     if code == "completion_request_error":
         # Dify answers 400 for it, but it is the app's model call that failed, not the client's request.
         return upstream(f"The Dify app's model call failed: {shown}", code="model_error")
@@ -271,7 +289,9 @@ _UPLOAD_STATUS_RE = re.compile(r"upload file failed, status code: (\d{3})")
 
 
 def upload_failed(exc: BaseException, param: str) -> OpenAIError:
-    """Uploading a file of the request to Dify (`session.file.upload`) failed."""
+    """Uploading a file of the request to Dify (`session.file.upload`, or the gateway's /files/upload) failed."""
+    if isinstance(exc, DifyRefusal):
+        return _upload_refused(exc.failure.status, param, exc.failure.message)
     text = str(exc)
     lowered = text.lower()
     if "no scheme supplied" in lowered or "invalid url '/files/" in lowered:
@@ -286,12 +306,17 @@ def upload_failed(exc: BaseException, param: str) -> OpenAIError:
             "API's environment to an address the plugin daemon can reach (for example http://api:5001), then "
             "restart it.", code="dify_files_url_unreachable")
     status = _UPLOAD_STATUS_RE.search(text)
-    if status and status.group(1) == "413":
+    return _upload_refused(int(status.group(1)) if status else 0, param)
+
+
+def _upload_refused(status: int, param: str, message: str = "") -> OpenAIError:
+    if status == 413:
         return OpenAIError(413, f"Dify refused the file in {param} as too large (its UPLOAD_FILE_SIZE_LIMIT and "
                                 "UPLOAD_IMAGE_FILE_SIZE_LIMIT settings).", "invalid_request_error", param,
                            "file_too_large")
-    if status and status.group(1) == "415":
+    if status == 415:
         return OpenAIError(400, f"Dify does not accept the type of the file in {param}.", "invalid_request_error",
                            param, "unsupported_file")
-    reason = f" (HTTP {status.group(1)})" if status else ""
-    return upstream(f"Dify refused to store the file in {param}{reason}.", code="file_upload_failed")
+    reason = f" (HTTP {status})" if status else ""
+    said = f": {message}" if message else "."
+    return upstream(f"Dify refused to store the file in {param}{reason}{said}", code="file_upload_failed")

@@ -200,7 +200,7 @@ def _first_event(dify: DifyPort, call: DifyCall, pipeline: AnswerPipeline, timin
         return reader, pipeline.close()
     except Exception as exc:  # noqa: BLE001 - any refusal from Dify becomes an OpenAI error
         reader.close()
-        failure = failures.parse_exception_text(str(exc))
+        failure = failures.failure_of(exc)
         return _Refusal(failure, failures.classify(failure, context))
     if first is KEEPALIVE:
         return reader, None

@@ -1,7 +1,10 @@
-"""End-to-end fixtures: the real plugin process (`python -m main`) driven through dify_emulator.
+"""End-to-end fixtures: the real plugin process (`python -m main`) driven through dify_emulator, and the gateway
+over the emulated Service API.
 
 One emulator (and one plugin process) serves the whole session; each test loads its own scenario, which is much
-faster than restarting the plugin and still exercises the real SDK runtime and stdio protocol.
+faster than restarting the plugin and still exercises the real SDK runtime and stdio protocol. A module marked
+`both_adapters` runs every test against the plugin and the gateway (`adapter` is "plugin" or "gateway"), except
+tests marked `plugin_only` (behaviour of the plugin path or its daemon, which the Service API does not share).
 """
 
 from __future__ import annotations
@@ -42,8 +45,28 @@ def scenario(mode: str = "chat", replies: list[dict[str, Any]] | None = None, pa
     }
 
 
+ADAPTERS = ("plugin", "gateway")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "both_adapters: run against the plugin and the gateway")
+    config.addinivalue_line("markers", "plugin_only: plugin-path behaviour the gateway does not share")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "adapter" in metafunc.fixturenames:
+        node = metafunc.definition
+        both = node.get_closest_marker("both_adapters") and not node.get_closest_marker("plugin_only")
+        metafunc.parametrize("adapter", ADAPTERS if both else ADAPTERS[:1], scope="session")
+
+
 @pytest.fixture(scope="session")
-def emulator() -> Iterator[Emulator]:
+def emulator(adapter: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    if adapter == "gateway":
+        from .gateway_target import GatewayTarget
+        with GatewayTarget(tmp_path_factory.mktemp("gateway") / "state.sqlite3", scenario()) as target:
+            yield target
+        return
     with Emulator(scenario=scenario(), plugin_dir=str(ROOT)) as emu:
         yield emu
 

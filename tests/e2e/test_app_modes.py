@@ -9,6 +9,8 @@ import pytest
 
 from .conftest import recording, scenario
 
+pytestmark = pytest.mark.both_adapters
+
 MODES = ["chat", "agent-chat", "advanced-chat", "workflow"]
 WORKFLOW_FORM = {"user_input_form": [{"paragraph": {"variable": "query", "label": "Query", "required": True}}]}
 

@@ -14,6 +14,8 @@ import pytest
 
 from .conftest import API_KEY, scenario
 
+pytestmark = pytest.mark.both_adapters
+
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 PAGE = "https://example.com/leave-policy"

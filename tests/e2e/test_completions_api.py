@@ -7,6 +7,8 @@ import pytest
 
 from .conftest import scenario
 
+pytestmark = pytest.mark.both_adapters
+
 
 def app_calls(emu):
     return [r["request"] for r in emu.records if r["type"] == "app"]

@@ -10,6 +10,8 @@ import pytest
 
 from .conftest import API_KEY, scenario
 
+pytestmark = pytest.mark.both_adapters
+
 AUTH = {"Authorization": f"Bearer {API_KEY}"}
 MESSAGES = [{"role": "user", "content": "frame me"}]
 

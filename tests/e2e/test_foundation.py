@@ -10,6 +10,8 @@ import pytest
 
 from .conftest import API_KEY, scenario
 
+pytestmark = pytest.mark.both_adapters
+
 MESSAGES = [{"role": "user", "content": "Hello from the OpenAI SDK"}]
 
 

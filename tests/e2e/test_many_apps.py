@@ -9,6 +9,8 @@ import pytest
 
 from .conftest import scenario
 
+pytestmark = pytest.mark.both_adapters
+
 IDENTITY_FORM = {"user_input_form": [
     {"text-input": {"variable": "user", "label": "user", "required": False, "max_length": 48}},
     {"text-input": {"variable": "user_email", "label": "email", "required": False, "max_length": 48}},

@@ -10,6 +10,8 @@ import pytest
 
 from .conftest import API_KEY, scenario
 
+pytestmark = pytest.mark.both_adapters
+
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -134,6 +136,7 @@ def image_message(url, text="what is in this image?"):
                                          {"type": "image_url", "image_url": {"url": url, "detail": "auto"}}]}]
 
 
+@pytest.mark.plugin_only  # plugin uploads are tool files; the gateway's are local files (tests/gateway)
 def test_data_url_image_is_uploaded_into_the_file_variable(emu, client):
     emu.load_scenario(scenario(parameters=FILE_FORM))
     url = "data:image/png;base64," + base64.b64encode(PNG).decode()

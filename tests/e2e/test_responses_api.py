@@ -11,6 +11,8 @@ from agents import Agent, OpenAIResponsesModel, RunConfig, Runner
 
 from .conftest import API_KEY, scenario
 
+pytestmark = pytest.mark.both_adapters
+
 WORKFLOW_FORM = {"user_input_form": [{"paragraph": {"variable": "query", "label": "Query", "required": True}}]}
 SYSTEM_FORM = {"user_input_form": [{"paragraph": {"variable": "system_prompt", "label": "System",
                                                   "required": False}}]}

@@ -1,0 +1,109 @@
+"""`make gateway`: the standalone gateway (gunicorn, two workers) over the emulator's Service API with demo apps, one
+per app mode, ready for any OpenAI client."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from dify_emulator.service_api import ServiceApiEmulator
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO_KEY = "sk-demo"
+QUERY_FORM = {"user_input_form": [{"paragraph": {"label": "Query", "variable": "query", "required": True}}]}
+# model name -> (app id, mode): the emulator's echo apps answer with what they were asked.
+DEMO_MODELS = {
+    "dify-chatflow": ("app-demo", "advanced-chat"),
+    "dify-chatbot": ("app-demo-chatbot", "chat"),
+    "dify-agent": ("app-demo-agent", "agent-chat"),
+    "dify-workflow": ("app-demo-workflow", "workflow"),
+    "dify-completion": ("app-demo-completion", "completion"),
+}
+
+
+def demo_scenario(delay_ms: int = 0) -> dict[str, Any]:
+    (main_id, main_mode), *others = DEMO_MODELS.values()
+    reply = [{"echo": True, "delay_ms": delay_ms}]
+    files = {"file_upload": {"enabled": True, "allowed_file_types": ["image", "document"],
+                             "allowed_file_upload_methods": ["local_file", "remote_url"]}}
+    return {
+        "settings": {"api_key": DEMO_KEY, "app_id": {"app_id": main_id, "inputs": {}, "files": [],
+                                                     "type": "app-selector"}},
+        "app": {"mode": main_mode, "name": "Demo chatflow", "parameters": files},
+        "apps": {app_id: {"mode": mode, "name": f"Demo {mode}", "replies": reply,
+                          "parameters": {**files, **(QUERY_FORM if mode == "workflow" else {})}}
+                 for app_id, mode in others},
+        "replies": reply,
+    }
+
+
+def demo_config(api: ServiceApiEmulator, storage: str, listen: str, workers: int = 2) -> str:
+    """The gateway's TOML config for the demo apps on `api`."""
+    models = "\n".join(f'[[models]]\nname = "{name}"\napp_key = "{api.app_key(app_id)}"\n'
+                       for name, (app_id, _) in DEMO_MODELS.items())
+    return (f'dify_url = "{api.base_url}"\nclient_keys = [{json.dumps(DEMO_KEY)}]\nlisten = "{listen}"\n'
+            f'workers = {workers}\n\n[storage]\nsqlite = {json.dumps(storage)}\n\n{models}')
+
+
+def banner(base_url: str) -> str:
+    names = ", ".join(DEMO_MODELS)
+    return f"""
+OpenAI Compatible Dify App, standalone gateway: gunicorn over the emulator's Dify Service API (echo apps).
+
+  Base URL : {base_url}
+  API key  : {DEMO_KEY}
+  Models   : {names}
+
+Try it with curl:
+
+  curl -s {base_url}/v1/chat/completions \\
+    -H "Authorization: Bearer {DEMO_KEY}" -H "Content-Type: application/json" \\
+    -d '{{"model": "dify-completion", "messages": [{{"role": "user", "content": "Hello, Dify!"}}]}}'
+
+  curl -N {base_url}/v1/chat/completions \\
+    -H "Authorization: Bearer {DEMO_KEY}" -H "Content-Type: application/json" \\
+    -d '{{"model": "dify-chatflow", "stream": true, "messages": [{{"role": "user", "content": "Stream this"}}]}}'
+
+Or with the OpenAI Python SDK:
+
+  from openai import OpenAI
+  client = OpenAI(base_url="{base_url}/v1", api_key="{DEMO_KEY}")
+  print(client.chat.completions.create(model="dify-workflow",
+        messages=[{{"role": "user", "content": "Hello"}}]).choices[0].message.content)
+  print(client.responses.create(model="dify-chatbot", input="Hello again").output_text)
+
+Press Ctrl-C to stop.
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--host", default="127.0.0.1")
+    args = parser.parse_args()
+    with ServiceApiEmulator(scenario=demo_scenario()) as api, tempfile.TemporaryDirectory() as folder:
+        config = Path(folder) / "gateway.toml"
+        config.write_text(demo_config(api, str(Path(folder) / "state.sqlite3"), f"{args.host}:{args.port}"))
+        gateway = subprocess.Popen([sys.executable, "-m", "gateway", "--config", str(config)], cwd=ROOT,
+                                   stdout=subprocess.PIPE, text=True)
+        signal.signal(signal.SIGTERM, lambda *_: gateway.terminate())
+        try:
+            assert gateway.stdout is not None
+            base_url = gateway.stdout.readline().strip()
+            if not base_url:
+                return gateway.wait() or 1
+            print(banner(base_url), flush=True)
+            return gateway.wait()
+        except KeyboardInterrupt:
+            gateway.send_signal(signal.SIGINT)
+            return gateway.wait()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
