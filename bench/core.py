@@ -30,6 +30,7 @@ class ScriptedDify:
 
     endpoint_id = "ep"
     accepts_query_files = False
+    runs_text_generators = False
 
     def __init__(self, events: list[dict[str, Any]]) -> None:
         self.events = events
@@ -40,7 +41,7 @@ class ScriptedDify:
     def fetch_app_parameters(self, app_id: str) -> dict[str, Any]:
         return {"data": {}}
 
-    def upload_file(self, filename: str, content: bytes, mimetype: str, user: str) -> dict[str, str]:
+    def upload_file(self, app_id: str, filename: str, content: bytes, mimetype: str, user: str) -> dict[str, str]:
         return {"transfer_method": "tool_file", "tool_file_id": "f"}
 
     def storage_get(self, key: str) -> bytes | None:

@@ -279,7 +279,7 @@ class _GraphRun:
         shown = {f"sys.{name}": value for name, value in self.pool.system.items() if name != "conversation_id"}
         yield self.run.workflow_event("workflow_started", {
             "id": self.run.workflow_run_id, "workflow_id": self.run.workflow_id,
-            "inputs": {**dump_value(self.call.inputs), **shown}, "created_at": self.run.created_at,
+            "inputs": dump_value({**self.call.inputs, **shown}), "created_at": self.run.created_at,
             "reason": "initial"})
         usages: list[Mapping[str, Any]] = []
         failure: str | None = None

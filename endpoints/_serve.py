@@ -33,6 +33,7 @@ class SessionDify:
         self._session = session
         self.endpoint_id = session.endpoint_id or ""
         self.accepts_query_files = False  # the plugin API has no `files` (dify-plugin-sdks #76)
+        self.runs_text_generators = False  # Dify's plugin path fails on them with a 500 (dify-facts.md)
         self._absent: set[str] = set()  # storage keys this request found missing
 
     def invoke_app(self, call: DifyCall) -> Iterator[dict[str, Any]]:
@@ -45,7 +46,7 @@ class SessionDify:
         # The daemon strips Dify's two `data` wrappers: this is the parameters object itself.
         return self._session.app.fetch_app(app_id)
 
-    def upload_file(self, filename: str, content: bytes, mimetype: str, user: str) -> dict[str, str]:
+    def upload_file(self, app_id: str, filename: str, content: bytes, mimetype: str, user: str) -> dict[str, str]:
         # The SDK's own to_app_parameter() had the wrong shape until dify-plugin-sdks #291: built here.
         uploaded = self._session.file.upload(filename, content, mimetype)
         return {"transfer_method": "tool_file", "tool_file_id": uploaded.id}

@@ -41,6 +41,6 @@ class GatewayApp:
         headers = cast(Mapping[str, str], request.headers)  # werkzeug's Headers: case-insensitive lookups
         incoming = IncomingRequest(method=request.method, path=request.path, headers=headers,
                                    body=request.stream.read(MAX_BODY_BYTES), declared_length=request.content_length)
-        answer = handle(incoming, self.config.settings(self.api_key_for(incoming)), self.dify, forms=self.dify.forms)
+        answer = handle(incoming, self.config.settings(self.api_key_for(incoming)), self.dify)
         response = Response(answer.body, status=answer.status, headers=answer.headers, direct_passthrough=True)
         return response(environ, start_response)

@@ -9,7 +9,6 @@ the event iterator, which stops the run in Dify (`.../{task_id}/stop`) unless it
 
 from __future__ import annotations
 
-import contextvars
 import json
 import logging
 import threading
@@ -24,7 +23,6 @@ from gateway.sse import events
 from gateway.storage import Storage
 from openai_bridge.dify.call import DifyCall
 from openai_bridge.dify.failures import DifyFailure, DifyRefusal
-from openai_bridge.dify.form import AppForm, AppFormCache
 
 logger = logging.getLogger(__name__)
 
@@ -81,26 +79,11 @@ def transport_failure(exc: httpx.HTTPError, base_url: str, read_timeout: float, 
                                    str(exc)))
 
 
-class ServingForms(AppFormCache):
-    """The core's form cache, noting which app the request being served runs: the core reads the app's form first
-    (run.start), and then uploads the request's files, which belong to that app (its key, its end users)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._serving: contextvars.ContextVar[str] = contextvars.ContextVar("serving_app", default="")
-
-    def get(self, app_id: str, fetch: Callable[[str], Mapping[str, Any]]) -> AppForm:
-        self._serving.set(app_id)
-        return super().get(app_id, fetch)
-
-    def serving(self) -> str:
-        return self._serving.get()
-
-
 class ServiceApiDify:
     """The DifyPort of one gateway process; every request shares it (one connection pool, cached app modes)."""
 
     accepts_query_files = True  # the Service API takes `files` with the query (sys.files)
+    runs_text_generators = True  # through /completion-messages
 
     def __init__(self, config: GatewayConfig, storage: Storage, client: httpx.Client | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -113,7 +96,6 @@ class ServiceApiDify:
                                   pool=timeouts.connect),
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=64))
         self._clock = clock
-        self.forms = ServingForms()  # hand these to the core with this port
         self._modes: dict[str, tuple[float, str]] = {}
         self._lock = threading.Lock()
 
@@ -197,8 +179,10 @@ class ServiceApiDify:
         except DifyRefusal as refusal:
             logger.warning("Dify did not stop the abandoned run (%s): %s", path, refusal)
 
-    def upload_file(self, filename: str, content: bytes, mimetype: str, user: str) -> dict[str, str]:
-        response = self._send(self._model(self.forms.serving()), "POST", "/files/upload",
+    def upload_file(self, app_id: str, filename: str, content: bytes, mimetype: str, user: str) -> dict[str, str]:
+        # An upload belongs to the app whose key made it (and to its end user): made with the key of the app that
+        # will read it.
+        response = self._send(self._model(app_id), "POST", "/files/upload",
                               files={"file": (filename or "upload", content, mimetype)},
                               data={"user": user or FALLBACK_USER}, timeout=self._config.timeouts.upload)
         try:

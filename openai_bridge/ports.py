@@ -27,6 +27,8 @@ class DifyPort(KeyValueStorage, Protocol):
     endpoint_id: str  # what memory keys are prefixed with: storage may be shared by several endpoints
     # Whether a call can attach files to the query itself (`sys.files`): the Service API can, the plugin API cannot.
     accepts_query_files: bool
+    # Whether text-generator (completion) apps run: the Service API has their route, the plugin API fails on them.
+    runs_text_generators: bool
 
     def invoke_app(self, call: DifyCall) -> Iterator[dict[str, Any]]:
         """Run the app in streaming mode and yield Dify's event dicts. A refusal raises, before the first event, an
@@ -38,8 +40,9 @@ class DifyPort(KeyValueStorage, Protocol):
         """The app's parameters (`user_input_form`, `file_upload`, ...)."""
         ...
 
-    def upload_file(self, filename: str, content: bytes, mimetype: str, user: str) -> dict[str, str]:
-        """Store a file in Dify (for `user`, where the API has users); the reference a file mapping names it by:
+    def upload_file(self, app_id: str, filename: str, content: bytes, mimetype: str, user: str) -> dict[str, str]:
+        """Store a file in Dify for the app `app_id` will run (and `user`, where the API has apps' own uploads and
+        users); the reference a file mapping names it by:
         {"transfer_method": "tool_file", "tool_file_id": ...} or {"transfer_method": "local_file",
         "upload_file_id": ...}."""
         ...

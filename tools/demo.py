@@ -14,6 +14,33 @@ DEMO_KEY = "sk-demo"
 DEMO_SCENARIO = ROOT / "tools" / "demo_scenario.json"
 
 
+def try_it(base_url: str, model: str, stream_model: str) -> str:
+    """Ready-to-run curl and SDK calls against `base_url`, for the banners of `make run` and `make gateway`."""
+    return f"""Try it with curl:
+
+  curl -s {base_url}/v1/chat/completions \\
+    -H "Authorization: Bearer {DEMO_KEY}" -H "Content-Type: application/json" \\
+    -d '{{"model": "{model}", "messages": [{{"role": "user", "content": "Hello, Dify!"}}]}}'
+
+  curl -N {base_url}/v1/chat/completions \\
+    -H "Authorization: Bearer {DEMO_KEY}" -H "Content-Type: application/json" \\
+    -d '{{"model": "{stream_model}", "stream": true, "messages": [{{"role": "user", "content": "Stream this"}}]}}'
+
+Or with the OpenAI Python SDK:
+
+  from openai import OpenAI
+  client = OpenAI(base_url="{base_url}/v1", api_key="{DEMO_KEY}")
+  print(client.chat.completions.create(model="{model}",
+        messages=[{{"role": "user", "content": "Hello"}}]).choices[0].message.content)
+  for chunk in client.chat.completions.create(model="{stream_model}", stream=True,
+        messages=[{{"role": "user", "content": "Hello again"}}]):
+      print(chunk.choices[0].delta.content or "", end="", flush=True) if chunk.choices else None
+  print(client.responses.create(model="{model}", input="And the Responses API?").output_text)
+
+Press Ctrl-C to stop.
+"""
+
+
 def banner(base_url: str) -> str:
     return f"""
 OpenAI Compatible Dify App: the plugin is running behind the local Dify emulator, with conversation memory.
@@ -24,28 +51,7 @@ OpenAI Compatible Dify App: the plugin is running behind the local Dify emulator
              dify-chatflow, dify-workflow, dify-knowledge (answers with its knowledge-base sources);
              any other model name is served by dify-app
 
-Try it with curl:
-
-  curl -s {base_url}/v1/chat/completions \\
-    -H "Authorization: Bearer {DEMO_KEY}" -H "Content-Type: application/json" \\
-    -d '{{"model": "dify-app", "messages": [{{"role": "user", "content": "Hello, Dify!"}}]}}'
-
-  curl -N {base_url}/v1/chat/completions \\
-    -H "Authorization: Bearer {DEMO_KEY}" -H "Content-Type: application/json" \\
-    -d '{{"model": "dify-app", "stream": true, "messages": [{{"role": "user", "content": "Stream this"}}]}}'
-
-Or with the OpenAI Python SDK:
-
-  from openai import OpenAI
-  client = OpenAI(base_url="{base_url}/v1", api_key="{DEMO_KEY}")
-  print(client.chat.completions.create(model="dify-app",
-        messages=[{{"role": "user", "content": "Hello"}}]).choices[0].message.content)
-  for chunk in client.chat.completions.create(model="dify-app", stream=True,
-        messages=[{{"role": "user", "content": "Hello again"}}]):
-      print(chunk.choices[0].delta.content or "", end="", flush=True) if chunk.choices else None
-
-Press Ctrl-C to stop.
-"""
+{try_it(base_url, "dify-app", "dify-app")}"""
 
 
 def main() -> int:

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from dify_emulator.service_api import ServiceApiEmulator
+from tools.demo import DEMO_KEY, try_it
 
 ROOT = Path(__file__).resolve().parent.parent
-DEMO_KEY = "sk-demo"
 QUERY_FORM = {"user_input_form": [{"paragraph": {"label": "Query", "variable": "query", "required": True}}]}
 # model name -> (app id, mode): the emulator's echo apps answer with what they were asked.
 DEMO_MODELS = {
@@ -52,34 +52,14 @@ def demo_config(api: ServiceApiEmulator, storage: str, listen: str, workers: int
 
 
 def banner(base_url: str) -> str:
-    names = ", ".join(DEMO_MODELS)
     return f"""
 OpenAI Compatible Dify App, standalone gateway: gunicorn over the emulator's Dify Service API (echo apps).
 
   Base URL : {base_url}
   API key  : {DEMO_KEY}
-  Models   : {names}
+  Models   : {", ".join(DEMO_MODELS)}
 
-Try it with curl:
-
-  curl -s {base_url}/v1/chat/completions \\
-    -H "Authorization: Bearer {DEMO_KEY}" -H "Content-Type: application/json" \\
-    -d '{{"model": "dify-completion", "messages": [{{"role": "user", "content": "Hello, Dify!"}}]}}'
-
-  curl -N {base_url}/v1/chat/completions \\
-    -H "Authorization: Bearer {DEMO_KEY}" -H "Content-Type: application/json" \\
-    -d '{{"model": "dify-chatflow", "stream": true, "messages": [{{"role": "user", "content": "Stream this"}}]}}'
-
-Or with the OpenAI Python SDK:
-
-  from openai import OpenAI
-  client = OpenAI(base_url="{base_url}/v1", api_key="{DEMO_KEY}")
-  print(client.chat.completions.create(model="dify-workflow",
-        messages=[{{"role": "user", "content": "Hello"}}]).choices[0].message.content)
-  print(client.responses.create(model="dify-chatbot", input="Hello again").output_text)
-
-Press Ctrl-C to stop.
-"""
+{try_it(base_url, "dify-completion", "dify-chatflow")}"""
 
 
 def main() -> int:

@@ -51,6 +51,7 @@ class FailureContext:
     conversation_param: str | None = None  # where the client named it, when the client did
     elapsed: float = 0.0  # seconds since the call was made
     conversational: bool | None = None  # the app's form is a chat-type app's (None: unknown)
+    runs_text_generators: bool = False  # the Dify API called runs text-generator apps (ports.DifyPort)
 
 
 class DifyRefusal(Exception):
@@ -226,6 +227,9 @@ def _internal_error_before_run(context: FailureContext) -> OpenAIError:
     # Dify reads args["query"] for text-generator apps on the plugin path and fails with a KeyError, which reaches
     # the plugin as a generic 500: the form is the only sign of the app's type (chat-type apps carry an opening
     # statement, text generators and workflows do not, and a workflow would have started).
+    if context.runs_text_generators:
+        return upstream("Dify failed with an internal error before the app started (HTTP 500). Dify's API server "
+                        "log says what failed.", code="dify_internal_error")
     advice = ("Dify cannot run text generator (completion) apps through the plugin API: it fails with this error. "
               "Serve a chatflow, chatbot or workflow app instead (a workflow with an LLM node does what a text "
               "generator does).")

@@ -81,7 +81,8 @@ class Run:
             return self.pipeline.close(), True
         except Exception as exc:  # noqa: BLE001 - a broken stream is an upstream failure
             context = FailureContext(True, self.context.conversation_id, elapsed=time.monotonic() - self.started_at,
-                                     conversational=self.context.conversational)
+                                     conversational=self.context.conversational,
+                                     runs_text_generators=self.context.runs_text_generators)
             return [Failure(failures.from_exception(exc, context))], True
         if event is KEEPALIVE:
             return KEEPALIVE, False

@@ -123,7 +123,7 @@ def start_run(request: IncomingRequest, chat: ChatCompletionRequest, settings: E
     if attachments:
         try:
             mappings = to_file_mappings(attachments, lambda name, content, mimetype: dify.upload_file(
-                name, content, mimetype, user))
+                settings.app_id, name, content, mimetype, user))
         except Exception as exc:  # noqa: BLE001 - Dify refusing the upload is Dify's failure, or its settings'
             raise failures.upload_failed(exc, attachments[0].param) from exc
         if variable is not None and not with_query:
@@ -147,7 +147,7 @@ def start_run(request: IncomingRequest, chat: ChatCompletionRequest, settings: E
                               extra_inputs=file_inputs, caller=caller, user=user, files=query_files)
         pipeline = AnswerPipeline(settings, [chat.stop] if isinstance(chat.stop, str) else list(chat.stop or []),
                                   streaming=bool(chat.stream))
-        context = _context_of(continuation, form)
+        context = _context_of(continuation, form, dify.runs_text_generators)
         return pipeline, context, _first_event(dify, call, pipeline, timing, context, bool(chat.stream))
 
     pipeline, context, started = attempt(continuation, earlier_turns)
@@ -164,11 +164,11 @@ def start_run(request: IncomingRequest, chat: ChatCompletionRequest, settings: E
                   heard=first_parts is not None)
 
 
-def _context_of(continuation: Continuation | None, form: AppForm) -> FailureContext:
+def _context_of(continuation: Continuation | None, form: AppForm, runs_text_generators: bool) -> FailureContext:
     return FailureContext(
         conversation_id=continuation.conversation_id if continuation else None,
         conversation_param=continuation.param if continuation else None,
-        conversational=form.conversational)
+        conversational=form.conversational, runs_text_generators=runs_text_generators)
 
 
 def _dify_forgot(continuation: Continuation | None, refusal: _Refusal) -> bool:

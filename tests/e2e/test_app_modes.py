@@ -161,6 +161,7 @@ def test_assistant_files_become_links(emu, client):
     assert completion.choices[0].message.content == "Here is your chart.\n\n![image](https://dify.test/files/chart.png)"
 
 
+@pytest.mark.plugin_only  # the gateway runs text generators (tests/gateway/test_service_api.py)
 def test_text_generator_failure_is_explained(emu, client):
     # What a real Dify 1.14.1 answers for a text-generator app on the plugin path (e_completion_chat.http500.json):
     # the body says only "Internal Server Error"; the app's form (no opening statement) tells the rest.

@@ -24,6 +24,7 @@ SCENARIO: dict[str, Any] = {
     "apps": {
         "agent": {"mode": "agent-chat"},
         "flow": {"mode": "advanced-chat"},
+        "flowfiles": {"mode": "advanced-chat", "parameters": IMAGES_ONLY},
         "work": {"mode": "workflow", "api_key": "app-own-key"},
         "text": {"mode": "completion"},
         "form": {"mode": "workflow", "parameters": {"user_input_form": [
@@ -245,6 +246,19 @@ def test_upload_then_use_the_file(api: ServiceApiEmulator):
         ("cat.png", "image", "local_file", record["id"])
     assert api.records[0]["type"] == "files/upload"
     assert api.records[0]["request"]["file"] == {"name": "cat.png", "mimetype": "image/png", "size": 10}
+
+
+def test_a_chatflow_stream_shows_the_querys_files_in_its_inputs(api: ServiceApiEmulator):
+    record = upload(api, "flowfiles", "cat.png", "image/png").json()
+    mapping = {"type": "image", "transfer_method": "local_file", "upload_file_id": record["id"]}
+    response = run(api, "flowfiles", "/chat-messages", query="what is this?", response_mode="streaming",
+                   files=[mapping])
+    assert response.status_code == 200
+    events = [json.loads(block[6:]) for block in frames(response.text) if block.startswith("data: ")]
+    started = next(e for e in events if e["event"] == "workflow_started")
+    [shown] = started["data"]["inputs"]["sys.files"]
+    assert (shown["filename"], shown["related_id"]) == ("cat.png", record["id"])
+    assert events[-1]["event"] == "workflow_finished"
 
 
 def test_files_the_app_does_not_allow(api: ServiceApiEmulator):

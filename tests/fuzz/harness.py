@@ -45,6 +45,7 @@ class EchoDify:
     storage: dict[str, bytes] = field(default_factory=dict)
     uploads: int = 0
     accepts_query_files: bool = False
+    runs_text_generators: bool = False
 
     def invoke_app(self, call: DifyCall) -> Iterator[dict[str, Any]]:
         query = call.query
@@ -62,7 +63,7 @@ class EchoDify:
     def fetch_app_parameters(self, app_id: str) -> Mapping[str, Any]:
         return self.parameters  # the parameters themselves, as the daemon hands them over
 
-    def upload_file(self, filename: str, content: bytes, mimetype: str, user: str) -> dict[str, str]:
+    def upload_file(self, app_id: str, filename: str, content: bytes, mimetype: str, user: str) -> dict[str, str]:
         self.uploads += 1
         return {"transfer_method": "tool_file", "tool_file_id": f"file-{self.uploads}"}
 

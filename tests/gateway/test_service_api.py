@@ -63,6 +63,14 @@ def test_a_completion_app_answers_where_the_plugin_path_cannot(gateway):
     assert status == 200 and body["choices"][0]["text"] == "Once upon"
 
 
+def test_a_text_generators_internal_error_gets_no_plugin_path_advice(gateway):
+    refusal = (500, {"code": "unknown", "message": "Internal Server Error", "status": 500})
+    gw = gateway({"app-c": FakeApp("completion", recorded_parameters("e_completion"), refusal=refusal)})
+    status, body = gw.post("/v1/chat/completions", {"model": "model-0", "messages": [{"role": "user", "content": "x"}]})
+    assert (status, body["error"]["code"]) == (502, "dify_internal_error")
+    assert "plugin API" not in body["error"]["message"] and "server log" in body["error"]["message"]
+
+
 def test_a_workflow_answers_and_gets_no_query(gateway):
     gw = gateway({"app-w": FakeApp("workflow", recorded_parameters("b_workflow"), WORKFLOW)})
     status, body = gw.post("/v1/chat/completions", {"model": "model-0", "messages": [

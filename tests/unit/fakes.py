@@ -29,6 +29,7 @@ class FakeDify:
     forgotten: set[str] = field(default_factory=set)
 
     accepts_query_files: bool = False
+    runs_text_generators: bool = False
 
     def invoke_app(self, call: DifyCall) -> Iterator[dict[str, Any]]:
         self.calls.append({"app_id": call.app_id, "query": call.query, "inputs": dict(call.inputs),
@@ -51,7 +52,7 @@ class FakeDify:
     def fetch_app_parameters(self, app_id: str) -> Mapping[str, Any]:
         return self.parameters
 
-    def upload_file(self, filename: str, content: bytes, mimetype: str, user: str) -> dict[str, str]:
+    def upload_file(self, app_id: str, filename: str, content: bytes, mimetype: str, user: str) -> dict[str, str]:
         self.uploads.append((filename, content, mimetype))
         return {"transfer_method": "tool_file", "tool_file_id": f"file-{len(self.uploads)}"}
 
