@@ -19,12 +19,14 @@ from openai_bridge.settings import EXTRA_APP_SLOTS, MemoryMode
 
 DEFAULT_LISTEN = "127.0.0.1:8001"
 DEFAULT_SQLITE = "gateway-state.sqlite3"
-# The plugin's endpoint-wide settings a gateway may set in [options], with the type each takes.
+# The plugin's endpoint settings a gateway may set in [options] (for every model) and, but for CORS, which is
+# decided before the request names a model, in a model's own table; with the type each takes.
 OPTIONS: dict[str, type] = {
     "user_variable": str, "show_agent_steps": bool, "reasoning_mode": str, "citations": str,
-    "query_variable": str, "output_variable": str, "system_prompt_variable": str, "file_variable": str,
-    "cors_allow_origins": str,
+    "background_tasks": str, "query_variable": str, "output_variable": str, "system_prompt_variable": str,
+    "file_variable": str, "cors_allow_origins": str,
 }
+MODEL_KEYS = {"name", "app_key", "memory_mode", "inputs"}
 MAX_MODELS = EXTRA_APP_SLOTS + 1  # the core serves this many apps per endpoint
 
 
@@ -40,6 +42,7 @@ class Model:
     app_key: str = field(repr=False)
     memory_mode: MemoryMode = MemoryMode.CONVERSATION
     inputs: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)  # over [options], for this model only
 
     @property
     def app_id(self) -> str:
@@ -82,6 +85,7 @@ class GatewayConfig:
             raw["app_id" if slot == 1 else f"app_{slot}"] = {"app_id": model.app_id, "inputs": dict(model.inputs)}
             raw[f"{prefix}model_name"] = model.name
             raw[f"{prefix}memory_mode" if slot > 1 else "memory_mode"] = model.memory_mode.value
+            raw[f"{prefix}options" if slot > 1 else "app_options"] = dict(model.options)
         return raw
 
 
@@ -121,11 +125,10 @@ def _model(entry: object, at: int) -> Model:
     inputs = entry.get("inputs", {})
     if not isinstance(inputs, Mapping):
         raise ConfigError(f"{where}inputs must be a table of the app's input values")
-    unknown = set(entry) - {"name", "app_key", "memory_mode", "inputs"}
-    if unknown:
-        raise ConfigError(f"{where} has unknown keys: {', '.join(sorted(unknown))} (options such as citations "
-                          "go in [options], for every model)")
-    return Model(name, key, MemoryMode(mode), dict(inputs))
+    options = {k: v for k, v in entry.items() if k not in MODEL_KEYS}
+    if "cors_allow_origins" in options:
+        raise ConfigError(f"{where}cors_allow_origins is for every model: set it in [options]")
+    return Model(name, key, MemoryMode(mode), dict(inputs), _options(options, where))
 
 
 def _models_from_env(text: str) -> list[dict[str, str]]:
@@ -139,18 +142,19 @@ def _models_from_env(text: str) -> list[dict[str, str]]:
     return models
 
 
-def _options(table: object) -> dict[str, Any]:
+def _options(table: object, where: str = "options.") -> dict[str, Any]:
     if not isinstance(table, Mapping):
         raise ConfigError("[options] must be a table")
     options: dict[str, Any] = {}
     for key, value in table.items():
         kind = OPTIONS.get(key)
         if kind is None:
-            raise ConfigError(f"options.{key} is not an option; known: {', '.join(OPTIONS)}")
+            known = OPTIONS if where == "options." else sorted(MODEL_KEYS | set(OPTIONS))
+            raise ConfigError(f"{where}{key} is not an option; known: {', '.join(known)}")
         if key == "cors_allow_origins" and isinstance(value, list):
             value = ",".join(str(v) for v in value)
         if not isinstance(value, kind):
-            raise ConfigError(f"options.{key} must be a {kind.__name__}, not {type(value).__name__}")
+            raise ConfigError(f"{where}{key} must be a {kind.__name__}, not {type(value).__name__}")
         options[key] = value
     return options
 

@@ -53,6 +53,7 @@ class AppChoice:
     app_id: str
     app_inputs: dict[str, Any] = field(default_factory=dict)
     memory_mode: MemoryMode = MemoryMode.CONVERSATION
+    options: dict[str, Any] = field(default_factory=dict)  # its values of the APP_OPTIONS fields
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ class EndpointSettings:
         if choice is None:
             return self
         return dataclasses.replace(self, app_id=choice.app_id, app_inputs=choice.app_inputs,
-                                   memory_mode=choice.memory_mode, model_name=choice.model_name)
+                                   memory_mode=choice.memory_mode, model_name=choice.model_name, **choice.options)
 
 
 def _text(value: object) -> str:
@@ -119,24 +120,51 @@ def _app(raw: object) -> tuple[str, dict[str, Any]]:
     return _text(raw), {}
 
 
+# The settings an app of the endpoint may set for itself (`app_options`, `app_<n>_options`: the gateway's per-model
+# options; the plugin's form sets them for the whole endpoint).
+APP_OPTIONS = ("user_variable", "show_agent_steps", "reasoning_mode", "citations", "background_tasks",
+               "query_variable", "output_variable", "system_prompt_variable", "file_variable")
+
+
+def _app_options(raw: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "user_variable": _text(raw.get("user_variable")),
+        "show_agent_steps": _flag(raw.get("show_agent_steps"), True),
+        "reasoning_mode": _choice(ReasoningMode, raw.get("reasoning_mode"), ReasoningMode.SPLIT),
+        "citations": _choice(CitationMode, raw.get("citations"), CitationMode.FIELDS),
+        "background_tasks": _choice(BackgroundTaskMode, raw.get("background_tasks"), BackgroundTaskMode.LOCAL),
+        "query_variable": _text(raw.get("query_variable")) or "query",
+        "output_variable": _text(raw.get("output_variable")),
+        "system_prompt_variable": _text(raw.get("system_prompt_variable")) or "system_prompt",
+        "file_variable": _text(raw.get("file_variable")),
+    }
+
+
+def _own_options(raw: Mapping[str, Any], key: str) -> dict[str, Any]:
+    own = raw.get(key)
+    return _app_options({**raw, **own} if isinstance(own, Mapping) else raw)
+
+
 def _apps(raw: Mapping[str, Any], memory_mode: MemoryMode) -> tuple[AppChoice, ...]:
     """The configured apps, main first: slot 1 is `app_id` / `model_name`, slot n is `app_<n>` / `app_<n>_...`."""
-    slots = [(raw.get("app_id") or raw.get("app"), raw.get("model_name"), None, DEFAULT_MODEL_NAME)]
+    slots = [(raw.get("app_id") or raw.get("app"), raw.get("model_name"), None, DEFAULT_MODEL_NAME, "app_options")]
     slots += [(raw.get(f"app_{n}"), raw.get(f"app_{n}_model_name"), raw.get(f"app_{n}_memory_mode"),
-               f"{DEFAULT_MODEL_NAME}-{n}") for n in range(2, EXTRA_APP_SLOTS + 2)]
+               f"{DEFAULT_MODEL_NAME}-{n}", f"app_{n}_options") for n in range(2, EXTRA_APP_SLOTS + 2)]
     apps: list[AppChoice] = []
-    for selector, name, mode, default_name in slots:
+    for selector, name, mode, default_name, options in slots:
         app_id, inputs = _app(selector)
         model_name = _slug(_text(name)) or default_name
         if app_id and all(a.model_name != model_name for a in apps):
-            apps.append(AppChoice(model_name, app_id, inputs, _choice(MemoryMode, mode, memory_mode)))
+            apps.append(AppChoice(model_name, app_id, inputs, _choice(MemoryMode, mode, memory_mode),
+                                  _own_options(raw, options)))
     return tuple(apps)
 
 
 def parse_settings(raw: Mapping[str, Any]) -> EndpointSettings:
     memory_mode = _choice(MemoryMode, raw.get("memory_mode"), MemoryMode.CONVERSATION)
     apps = _apps(raw, memory_mode)
-    main = apps[0] if apps else AppChoice(_slug(_text(raw.get("model_name"))) or DEFAULT_MODEL_NAME, "")
+    main = apps[0] if apps else AppChoice(_slug(_text(raw.get("model_name"))) or DEFAULT_MODEL_NAME, "",
+                                          options=_own_options(raw, "app_options"))
     origins = tuple(o.strip() for o in _text(raw.get("cors_allow_origins")).split(",") if o.strip())
     return EndpointSettings(
         api_key=_text(raw.get("api_key")),
@@ -145,16 +173,8 @@ def parse_settings(raw: Mapping[str, Any]) -> EndpointSettings:
         memory_mode=main.memory_mode,
         model_name=main.model_name,
         apps=apps,
-        user_variable=_text(raw.get("user_variable")),
-        show_agent_steps=_flag(raw.get("show_agent_steps"), True),
-        reasoning_mode=_choice(ReasoningMode, raw.get("reasoning_mode"), ReasoningMode.SPLIT),
-        citations=_choice(CitationMode, raw.get("citations"), CitationMode.FIELDS),
-        background_tasks=_choice(BackgroundTaskMode, raw.get("background_tasks"), BackgroundTaskMode.LOCAL),
-        query_variable=_text(raw.get("query_variable")) or "query",
-        output_variable=_text(raw.get("output_variable")),
-        system_prompt_variable=_text(raw.get("system_prompt_variable")) or "system_prompt",
-        file_variable=_text(raw.get("file_variable")),
         cors_allow_origins=origins,
+        **main.options,
     )
 
 

@@ -79,7 +79,9 @@ BASE = {"dify_url": "http://d/v1", "client_keys": ["k"], "models": [{"name": "m"
     ({"models": [{"name": "m", "app_key": "a"}, {"name": "m", "app_key": "b"}]}, "same name"),
     ({"models": [{"name": f"m{i}", "app_key": f"a{i}"} for i in range(6)]}, "at most 5"),
     ({"models": [{"name": "m", "app_key": "a", "memory_mode": "forever"}]}, "memory_mode"),
-    ({"models": [{"name": "m", "app_key": "a", "citations": "off"}]}, "[options]"),
+    ({"models": [{"name": "m", "app_key": "a", "colour": "red"}]}, "models[0].colour is not an option"),
+    ({"models": [{"name": "m", "app_key": "a", "citations": 1}]}, "models[0].citations must be a str"),
+    ({"models": [{"name": "m", "app_key": "a", "cors_allow_origins": "*"}]}, "[options]"),
     ({"options": {"colour": "red"}}, "options.colour"),
     ({"options": {"show_agent_steps": "yes"}}, "options.show_agent_steps"),
     ({"timeouts": {"read": 0}}, "timeouts.read"),
@@ -101,3 +103,16 @@ def test_an_unreadable_or_invalid_file(tmp_path):
     bad.write_text("dify_url = ")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load(str(bad), {})
+
+
+def test_a_models_own_options_apply_to_it_alone():
+    config = parse({**BASE, "options": {"citations": "off", "user_variable": "who"}, "models": [
+        {"name": "plain", "app_key": "app-1"},
+        {"name": "cited", "app_key": "app-2", "citations": "markdown", "reasoning_mode": "drop"},
+        {"name": "tasks", "app_key": "app-3", "background_tasks": "app"}]}, {})
+    settings = parse_settings(config.settings("k"))
+    plain, cited, tasks = (settings.serving(name) for name in ("plain", "cited", "tasks"))
+    assert (plain.citations, plain.reasoning_mode, plain.user_variable) == ("off", "split", "who")
+    assert (cited.citations, cited.reasoning_mode, cited.user_variable) == ("markdown", "drop", "who")
+    assert (tasks.citations, tasks.background_tasks) == ("off", "app")
+    assert settings.serving("unknown").citations == "off"  # the main model's
