@@ -81,8 +81,11 @@ def api_route(path: str) -> tuple[str, str] | None:
     if inner in SUCCESS_METHODS:
         return inner, ""
     parts = inner.split("/")
-    if len(parts) == 2 and parts[0] in ("models", "responses") and parts[1]:
-        return f"{parts[0]}/{{id}}", parts[1]
+    if len(parts) == 2 and parts[0] == "responses" and parts[1]:
+        return "responses/{id}", parts[1]
+    # Model ids may hold "/" (org/model names): everything after /models/ is the id.
+    if len(parts) >= 2 and parts[0] == "models" and "/".join(parts[1:]):
+        return "models/{id}", "/".join(parts[1:])
     return None
 
 
