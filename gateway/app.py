@@ -11,10 +11,11 @@ from werkzeug import Request, Response
 
 from gateway.config import GatewayConfig
 from gateway.dify_api import ServiceApiDify
-from gateway.storage import Storage, open_storage
+from gateway.storage import open_storage
 from openai_bridge.http.auth import presented_key
 from openai_bridge.http.messages import IncomingRequest
 from openai_bridge.http.server import handle
+from openai_bridge.ports import KeyValueStorage
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -24,7 +25,7 @@ MAX_BODY_BYTES = 10 * 1024 * 1024
 
 
 class GatewayApp:
-    def __init__(self, config: GatewayConfig, storage: Storage | None = None,
+    def __init__(self, config: GatewayConfig, storage: KeyValueStorage | None = None,
                  dify: ServiceApiDify | None = None) -> None:
         self.config = config
         self.dify = dify or ServiceApiDify(config, storage or open_storage(config))

@@ -20,9 +20,9 @@ import httpx
 
 from gateway.config import GatewayConfig, Model
 from gateway.sse import events
-from gateway.storage import Storage
 from openai_bridge.dify.call import DifyCall
 from openai_bridge.dify.failures import DifyFailure, DifyRefusal
+from openai_bridge.ports import KeyValueStorage
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class ServiceApiDify:
     accepts_query_files = True  # the Service API takes `files` with the query (sys.files)
     runs_text_generators = True  # through /completion-messages
 
-    def __init__(self, config: GatewayConfig, storage: Storage, client: httpx.Client | None = None,
+    def __init__(self, config: GatewayConfig, storage: KeyValueStorage, client: httpx.Client | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.endpoint_id = config.endpoint_id
         self._config = config

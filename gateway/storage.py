@@ -10,17 +10,11 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from typing import Protocol
 
 from gateway.config import GatewayConfig
+from openai_bridge.ports import KeyValueStorage
 
 REDIS_PREFIX = "openai-bridge:"
-
-
-class Storage(Protocol):
-    def storage_get(self, key: str) -> bytes | None: ...
-
-    def storage_set(self, key: str, value: bytes) -> None: ...
 
 
 class SqliteStorage:
@@ -70,5 +64,5 @@ class RedisStorage:
         self._redis.set(REDIS_PREFIX + key, value)
 
 
-def open_storage(config: GatewayConfig) -> Storage:
+def open_storage(config: GatewayConfig) -> KeyValueStorage:
     return RedisStorage(config.redis_url) if config.redis_url else SqliteStorage(config.sqlite_path)

@@ -14,7 +14,8 @@ from werkzeug.test import Client
 from gateway.app import GatewayApp
 from gateway.config import GatewayConfig, parse
 from gateway.dify_api import ServiceApiDify
-from gateway.storage import SqliteStorage, Storage
+from gateway.storage import SqliteStorage
+from openai_bridge.ports import KeyValueStorage
 
 from .fake_service_api import BASE, FakeApp, FakeServiceApi
 
@@ -28,7 +29,7 @@ def gateway_config(models: dict[str, str], **extra: Any) -> GatewayConfig:
 
 class InProcessGateway:
     def __init__(self, tmp_path: Path, apps: dict[str, FakeApp], models: dict[str, str],
-                 storage: Storage | None = None, **extra: Any) -> None:
+                 storage: KeyValueStorage | None = None, **extra: Any) -> None:
         self.fake = FakeServiceApi(apps)
         self.config = gateway_config(models, **extra)
         storage = storage or SqliteStorage(str(tmp_path / "state.sqlite3"))
