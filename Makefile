@@ -57,12 +57,15 @@ redis-server:
 	fi
 
 # The full fuzzing budgets, per API (chat, responses, completions, models, routes, headers): 10,000 generated
-# requests in-process and 600 through the real plugin process, plus malformed Dify streams (`make test` runs the
-# same targets with small budgets). `$(PY) -m tests.fuzz.survey` lists the distinct violations past the first.
+# requests in-process, 600 through the real plugin process and 2,000 to the standalone gateway's WSGI app, plus
+# malformed Dify streams (`make test` runs the same targets with small budgets). `$(PY) -m tests.fuzz.survey`
+# lists the distinct violations past the first.
 FUZZ_EXAMPLES ?= 10000
 FUZZ_PLUGIN_EXAMPLES ?= 600
+FUZZ_GATEWAY_EXAMPLES ?= 2000
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_PLUGIN_EXAMPLES=$(FUZZ_PLUGIN_EXAMPLES) \
+	  FUZZ_GATEWAY_EXAMPLES=$(FUZZ_GATEWAY_EXAMPLES) \
 	  $(PY) -m pytest tests/fuzz tests/faults/test_event_fuzz.py --timeout=1800
 
 # 100 concurrent streaming clients, 2,000 requests, one plugin process; fails on any error, cross-talk or RSS growth.

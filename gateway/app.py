@@ -40,7 +40,9 @@ class GatewayApp:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
         headers = cast(Mapping[str, str], request.headers)  # werkzeug's Headers: case-insensitive lookups
-        incoming = IncomingRequest(method=request.method, path=request.path, headers=headers,
+        # The method as the client wrote it: werkzeug's request.method upper-cases it, but methods are case-sensitive
+        # (RFC 9110), and "get" is no GET to the core's router, as it is none behind the plugin.
+        incoming = IncomingRequest(method=environ["REQUEST_METHOD"], path=request.path, headers=headers,
                                    body=request.stream.read(MAX_BODY_BYTES), declared_length=request.content_length)
         answer = handle(incoming, self.config.settings(self.api_key_for(incoming)), self.dify)
         response = Response(answer.body, status=answer.status, headers=answer.headers, direct_passthrough=True)

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from gateway.config import GatewayConfig, Model
-from gateway.sse import events
+from gateway.sse import events, lines
 from openai_bridge.dify.call import DifyCall
 from openai_bridge.dify.failures import DifyFailure, DifyRefusal
 from openai_bridge.ports import KeyValueStorage
@@ -161,7 +161,7 @@ class ServiceApiDify:
                 user: str) -> Iterator[dict[str, Any]]:
         task_id, over = "", False
         try:
-            for event in events(response.iter_lines()):
+            for event in events(lines(response.iter_bytes())):
                 task_id = task_id or str(event.get("task_id") or "")
                 over = over or event.get("event") in _FINAL_EVENTS
                 yield event

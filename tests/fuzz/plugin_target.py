@@ -105,10 +105,9 @@ def plugin_target() -> Iterator[PluginTarget]:
         yield target
 
 
-def healthy_answers(target: PluginTarget) -> None:
-    """The plugin answers normally on all three APIs, streaming and not, and lists its model."""
+def healthy_answers(client: httpx.Client, base: str) -> None:
+    """The target at `base` answers normally on all three APIs, streaming and not, and lists its model."""
     query = f"still fine {uuid.uuid4()}"
-    client, base = target.client, target.emu.base_url
     chat = {"model": "m", "messages": [{"role": "user", "content": query}]}
     whole = client.post(base + "/v1/chat/completions", headers=AUTH, json=chat)
     assert whole.status_code == 200 and whole.json()["choices"][0]["message"]["content"] == query, whole.text

@@ -48,7 +48,7 @@ def test_hostile_requests_through_the_plugin_process(plugin, api: FuzzApi, data:
 def test_the_plugin_process_is_healthy_after_the_fuzzing(plugin):
     target, pid, rss_before = plugin
     assert target.emu.plugin_alive and target.emu.plugin_pid == pid
-    healthy_answers(target)
+    healthy_answers(target.client, target.emu.base_url)
     problems = target.problems_in_logs()
     assert not problems, problems[:20]
     rss_after = psutil.Process(pid).memory_info().rss

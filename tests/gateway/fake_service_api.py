@@ -28,7 +28,8 @@ def sse(events: list[dict[str, Any]], cut: int = 7) -> list[bytes]:
     """Dify's framing, with a ping after the first event, cut into `cut`-byte pieces as a network might."""
     text = b""
     for at, event in enumerate(events):
-        text += b"data: " + json.dumps(event).encode() + b"\n\n"
+        # UTF-8 as it is, as Dify's orjson writes it (U+2028 included), not \u escapes
+        text += b"data: " + json.dumps(event, ensure_ascii=False).encode() + b"\n\n"
         if at == 0:
             text += b"event: ping\n\n"
     return [text[i:i + cut] for i in range(0, len(text), cut)]

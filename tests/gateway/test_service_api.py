@@ -7,7 +7,7 @@ import base64
 import pytest
 
 from gateway.dify_api import ServiceApiDify
-from gateway.sse import StreamParseError, events
+from gateway.sse import StreamParseError, events, lines
 from openai_bridge.dify import failures
 from openai_bridge.dify.call import DifyCall
 
@@ -24,17 +24,34 @@ COMPLETION = [  # Dify's completion envelope: message_id and created_at, no conv
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 32).decode()
 
 
-def lines(chunks: list[bytes]) -> list[str]:
-    return b"".join(chunks).decode().splitlines()
-
-
 def test_sse_events_skip_pings_and_blank_lines():
     assert list(events(lines(sse(CHATFLOW)))) == CHATFLOW
+    assert list(events(lines(sse(CHATFLOW, cut=1)))) == CHATFLOW  # characters cut between chunks too
     assert list(events(['data: {"event": "message"}'])) == [{"event": "message"}]  # no closing blank line
     with pytest.raises(StreamParseError) as info:
         list(events(["data: <html>", ""]))
     assert failures.from_exception(info.value).code == "upstream_error"
     assert "not a JSON object" in failures.from_exception(info.value).message
+
+
+def test_only_cr_and_lf_end_a_line():
+    # Found by tests/fuzz/test_fuzz_gateway.py: httpx's iter_lines also split at U+2028, U+0085, U+001C ..., which
+    # Dify writes as they are inside an answer's JSON, and such an answer broke the stream (a 502).
+    answer = "a\u2028b\x85c\x1cd\x0be\u2029"
+    chunks = sse([{"event": "message", "answer": answer}], cut=3)
+    assert list(events(lines(chunks))) == [{"event": "message", "answer": answer}]
+    assert list(lines([b"a\r", b"\nb\rc\n", b"\r\n"])) == ["a", "b", "c", ""]
+
+
+def test_an_answer_with_unicode_line_separators_comes_through(gateway):
+    answer = "one\u2028two\x85three"
+    served = gateway({"app-key-chat": FakeApp("chat", events=[
+        {"event": "message", "task_id": "t", "message_id": "m", "conversation_id": "c", "answer": answer},
+        {"event": "message_end", "task_id": "t", "message_id": "m", "conversation_id": "c", "metadata": {}}])})
+    status, body = served.post("/v1/chat/completions", {"model": "model-0", "messages": [{"role": "user",
+                                                                                         "content": "hi"}]})
+    assert status == 200, body
+    assert body["choices"][0]["message"]["content"] == answer
 
 
 @pytest.mark.parametrize(("mode", "path", "has_query", "has_conversation"), [
