@@ -6,6 +6,7 @@ import argparse
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,18 +66,24 @@ def main() -> int:
     command = [sys.executable, "-m", "dify_emulator", "serve", "--host", args.host, "--port", str(args.port),
                "--plugin-dir", str(ROOT), "--scenario", args.scenario,
                "--set", "memory_mode=conversation", *extra]
-    emulator = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    signal.signal(signal.SIGTERM, lambda *_: emulator.terminate())
+    return serve_announced(command, banner)
+
+
+def serve_announced(command: list[str], announce: Callable[[str], str]) -> int:
+    """Run `command`, a server that prints its base URL as its first line, and print `announce(url)` once it does;
+    until it exits, or Ctrl-C or SIGTERM stops it."""
+    server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    signal.signal(signal.SIGTERM, lambda *_: server.terminate())
     try:
-        assert emulator.stdout is not None
-        base_url = emulator.stdout.readline().strip()
+        assert server.stdout is not None
+        base_url = server.stdout.readline().strip()
         if not base_url:
-            return emulator.wait() or 1
-        print(banner(base_url), flush=True)
-        return emulator.wait()
+            return server.wait() or 1
+        print(announce(base_url), flush=True)
+        return server.wait()
     except KeyboardInterrupt:
-        emulator.send_signal(signal.SIGINT)
-        return emulator.wait()
+        server.send_signal(signal.SIGINT)
+        return server.wait()
 
 
 if __name__ == "__main__":

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from dify_emulator.service_api import ServiceApiEmulator
-from tools.demo import DEMO_KEY, try_it
+from tools.demo import DEMO_KEY, serve_announced, try_it
 
 ROOT = Path(__file__).resolve().parent.parent
 QUERY_FORM = {"user_input_form": [{"paragraph": {"label": "Query", "variable": "query", "required": True}}]}
@@ -70,19 +68,7 @@ def main() -> int:
     with ServiceApiEmulator(scenario=demo_scenario()) as api, tempfile.TemporaryDirectory() as folder:
         config = Path(folder) / "gateway.toml"
         config.write_text(demo_config(api, str(Path(folder) / "state.sqlite3"), f"{args.host}:{args.port}"))
-        gateway = subprocess.Popen([sys.executable, "-m", "gateway", "--config", str(config)], cwd=ROOT,
-                                   stdout=subprocess.PIPE, text=True)
-        signal.signal(signal.SIGTERM, lambda *_: gateway.terminate())
-        try:
-            assert gateway.stdout is not None
-            base_url = gateway.stdout.readline().strip()
-            if not base_url:
-                return gateway.wait() or 1
-            print(banner(base_url), flush=True)
-            return gateway.wait()
-        except KeyboardInterrupt:
-            gateway.send_signal(signal.SIGINT)
-            return gateway.wait()
+        return serve_announced([sys.executable, "-m", "gateway", "--config", str(config)], banner)
 
 
 if __name__ == "__main__":
