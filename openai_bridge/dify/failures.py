@@ -224,12 +224,12 @@ def _not_found(failure: DifyFailure) -> OpenAIError:
 
 
 def _internal_error_before_run(context: FailureContext) -> OpenAIError:
-    # Dify reads args["query"] for text-generator apps on the plugin path and fails with a KeyError, which reaches
-    # the plugin as a generic 500: the form is the only sign of the app's type (chat-type apps carry an opening
-    # statement, text generators and workflows do not, and a workflow would have started).
     if context.runs_text_generators:
         return upstream("Dify failed with an internal error before the app started (HTTP 500). Dify's API server "
                         "log says what failed.", code="dify_internal_error")
+    # Dify reads args["query"] for text-generator apps on the plugin path and fails with a KeyError, which reaches
+    # the plugin as a generic 500: the form is the only sign of the app's type (chat-type apps carry an opening
+    # statement, text generators and workflows do not, and a workflow would have started).
     advice = ("Dify cannot run text generator (completion) apps through the plugin API: it fails with this error. "
               "Serve a chatflow, chatbot or workflow app instead (a workflow with an LLM node does what a text "
               "generator does).")
