@@ -38,7 +38,8 @@ class GatewayServer(BaseApplication):  # type: ignore[misc]
             "accesslog": None,
             "errorlog": "-",
             "loglevel": "warning",
-            "when_ready": lambda server: print(f"http://{config.listen}", flush=True),
+            # The address bound, not the configured one: port 0 picks a free port.
+            "when_ready": lambda server: print(str(server.LISTENERS[0]), flush=True),
         }
         for key, value in settings.items():
             self.cfg.set(key, value)

@@ -4,6 +4,7 @@ Service API, driven by the openai SDK, LangChain and LiteLLM for every app mode.
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import subprocess
 import sys
@@ -32,33 +33,40 @@ class Served:
         return [r for r in self.api.records if r["type"] in {"chat-messages", "completion-messages", "workflows/run"}]
 
 
+@contextlib.contextmanager
+def gateway_process(api: ServiceApiEmulator, folder: Path, worker_class: str = "gthread",
+                    workers: int = 2) -> Iterator[str]:
+    """`python -m gateway` over `api` on a free port; its base URL."""
+    config = folder / "gateway.toml"
+    config.write_text(demo_config(api, str(folder / "state.sqlite3"), "127.0.0.1:0", workers=workers))
+    process = subprocess.Popen([sys.executable, "-m", "gateway", "--config", str(config), "--worker-class",
+                                worker_class], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert process.stdout is not None
+        printed = process.stdout.readline().strip()
+        assert printed.startswith("http://127.0.0.1:") and not printed.endswith(":0"), printed
+        yield printed
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    folder = tmp_path_factory.mktemp("served")
-    with ServiceApiEmulator(scenario=demo_scenario()) as api:
-        config = folder / "gateway.toml"
-        config.write_text(demo_config(api, str(folder / "state.sqlite3"), "127.0.0.1:0", workers=2))
-        process = subprocess.Popen([sys.executable, "-m", "gateway", "--config", str(config)], cwd=ROOT,
-                                   stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        try:
-            assert process.stdout is not None
-            printed = process.stdout.readline().strip()
-            assert printed.startswith("http://127.0.0.1:"), printed
-            yield Served(api, _bound_url(process.pid) if printed.endswith(":0") else printed)
-        finally:
-            process.terminate()
-            process.wait(timeout=20)
+    with ServiceApiEmulator(scenario=demo_scenario()) as api, \
+            gateway_process(api, tmp_path_factory.mktemp("served")) as base_url:
+        yield Served(api, base_url)
 
 
-def _bound_url(pid: int) -> str:
-    """The port gunicorn bound for `:0` (it prints the configured address)."""
-    import psutil
-    for _ in range(100):
-        ports = [c.laddr.port for c in psutil.Process(pid).net_connections() if c.status == psutil.CONN_LISTEN]
-        if ports:
-            return f"http://127.0.0.1:{ports[0]}"
-        time.sleep(0.05)
-    raise AssertionError("gunicorn listens on no port")
+def test_gevent_workers_serve_whole_answers_and_streams(tmp_path):
+    with ServiceApiEmulator(scenario=demo_scenario()) as api, \
+            gateway_process(api, tmp_path, worker_class="gevent", workers=1) as base_url:
+        client = openai.OpenAI(base_url=f"{base_url}/v1", api_key=DEMO_KEY, max_retries=0, timeout=30)
+        reply = client.chat.completions.create(model="dify-chatflow", messages=[{"role": "user", "content": "hi"}])
+        assert reply.choices[0].message.content == "hi"
+        chunks = client.chat.completions.create(model="dify-agent", stream=True,
+                                                messages=[{"role": "user", "content": "streamed"}])
+        assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "streamed"
 
 
 @pytest.fixture
