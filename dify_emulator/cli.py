@@ -12,7 +12,7 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
 
 from .emulator import Emulator
@@ -61,31 +61,16 @@ def _wait(stop: threading.Event) -> None:
 
 def serve_api(args: argparse.Namespace) -> int:
     """stdout: the base URL, once serving; stderr: the app keys."""
-    stop = _stop_on_signals()
     try:
         api = ServiceApiEmulator(scenario=args.scenario, host=args.host, port=args.port)
-        api.start()
     except ScenarioError as e:
         print(f"dify_emulator: {e}", file=sys.stderr)
         return 2
-    except OSError as e:
-        print(f"dify_emulator: cannot serve on {args.host}:{args.port}: {e}", file=sys.stderr)
-        return 1
-    try:
-        for app_id, key in api.app_keys.items():
-            print(f"app {app_id}: API key {key}", file=sys.stderr)
-        print(api.base_url, flush=True)
-        _wait(stop)
-    finally:
-        api.stop()
-    return 0
+    return _serve(api, args, lambda: [f"app {app_id}: API key {key}" for app_id, key in api.app_keys.items()])
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-    if args.command == "serve-api":
-        return serve_api(args)
+def serve(args: argparse.Namespace) -> int:
+    """stdout: the endpoint base URL, once the plugin is ready."""
     try:
         settings = dict(parse_assignment(item) for item in args.overrides)
         emulator = Emulator(
@@ -100,10 +85,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ScenarioError as e:
         print(f"dify_emulator: {e}", file=sys.stderr)
         return 2
+    return _serve(emulator, args, list)
 
+
+def _serve(server: Emulator | ServiceApiEmulator, args: argparse.Namespace,
+           notes: Callable[[], list[str]]) -> int:
+    """Start `server`, print `notes()` to stderr and its base URL to stdout, and serve until SIGINT or SIGTERM."""
     stop = _stop_on_signals()
     try:
-        emulator.start()
+        server.start()
     except PluginStartError as e:
         print(f"dify_emulator: the plugin could not be started: {e}", file=sys.stderr)
         return 1
@@ -111,8 +101,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"dify_emulator: cannot serve on {args.host}:{args.port}: {e}", file=sys.stderr)
         return 1
     try:
-        print(emulator.base_url, flush=True)
+        for note in notes():
+            print(note, file=sys.stderr)
+        print(server.base_url, flush=True)
         _wait(stop)
     finally:
-        emulator.stop()
+        server.stop()
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    return serve_api(args) if args.command == "serve-api" else serve(args)
