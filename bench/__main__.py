@@ -15,7 +15,9 @@ Figures (medians over repeated trials; nothing here is asserted anywhere):
    same streamed Dify call collected into one JSON body in the probe plugin: bench/whole.py);
 4. the plugin process's RSS when idle and its peak with 100 concurrent streams;
 5. the pure translation core's events/second (in-process, no SDK);
-6. plugin-storage round trips per request, before and after Dify is called (bench/storage_trips.py).
+6. plugin-storage round trips per request, before and after Dify is called (bench/storage_trips.py);
+7. where a non-streaming request's time goes inside the plugin process, this plugin's and the floor's: in the SDK's
+   app stream, or the plugin's own work (bench/split.py, counted by bench/plugin_hook in the plugin process).
 
 `BENCH_PLUGIN_DIR=<folder>` (or `--plugin-dir`) runs scenarios 1-4 against another endpoint plugin as well, with the
 same routes and settings, and prints it in its own column.
@@ -57,6 +59,7 @@ from .common import (
     sse_content,
 )
 from .core import core_events_per_second
+from .split import split_rows, time_split
 from .storage_trips import storage_trips, trips_table
 from .whole import FLOOR, ratio_rows, whole_throughputs
 
@@ -233,13 +236,13 @@ def main(argv: list[str] | None = None) -> int:
     with quiet_emulator_logs(), Emulator(plugin_dir=PROBE_DIR) as probe:
         emulators = [(name, Emulator(scenario=scenario(), plugin_dir=path).start()) for name, path in dirs]
         try:
-            print("1/6 per-chunk cost of a streamed reply ...", flush=True)
+            print("1/7 per-chunk cost of a streamed reply ...", flush=True)
             results["stream"] = stream_cost(emulators, probe, args.trials)
-            print("2/6 time to first content byte ...", flush=True)
+            print("2/7 time to first content byte ...", flush=True)
             results["ttfb"] = {k: vars(v) for k, v in ttfb(emulators, probe, args.ttfb_trials).items()}
-            print("3/6 non-streaming throughput against probe /whole ...", flush=True)
+            print("3/7 non-streaming throughput against probe /whole ...", flush=True)
             results["throughput"] = whole_throughputs(emulators, probe, args.seconds, CLIENTS)
-            print(f"4/6 RSS with {args.streams} concurrent streams ...", flush=True)
+            print(f"4/7 RSS with {args.streams} concurrent streams ...", flush=True)
             results["memory"] = memory(emulators, probe, args.streams)
             if args.profile:
                 print("    profiling the plugin process with py-spy ...", flush=True)
@@ -250,11 +253,14 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             for _, emu in emulators:
                 emu.stop()
-    print("5/6 translation core ...", flush=True)
+    print("5/7 translation core ...", flush=True)
     results["core"] = core_events_per_second()
-    print("6/6 plugin-storage round trips per request ...", flush=True)
+    print("6/7 plugin-storage round trips per request ...", flush=True)
     with quiet_emulator_logs():
         results["storage_trips"] = storage_trips()
+    print("7/7 where a non-streaming request's time goes in the plugin process ...", flush=True)
+    with quiet_emulator_logs():
+        results["split"] = time_split()
     results["seconds"] = time.time() - started
     print(report(results, [name for name, _ in dirs], args))
     out = Path(args.output)
@@ -298,6 +304,9 @@ def report(results: dict[str, Any], names: list[str], args: argparse.Namespace) 
     lines.append("\nPlugin-storage round trips per request (`conversation` memory unless named; each costs about "
                  "as much as the Dify call's own stdio round trip):\n")
     lines.append(trips_table(results["storage_trips"]))
+    lines.append("\nInside the plugin process, one client, the instant echo app (the SDK's app stream: writing the "
+                 "call, then reading every Dify event in over stdio; own work: everything else in the handler):\n")
+    lines += split_rows(results["split"])
     if "profile" in results:
         lines.append("\nHottest functions in the plugin process while streaming (py-spy, self time):\n" +
                      results["profile"])
