@@ -56,14 +56,12 @@ class ClientGone(Exception):
     """The HTTP client closed the connection: stop writing to it."""
 
 
-class FrontServer(ThreadingHTTPServer):
+class LoopbackHTTPServer(ThreadingHTTPServer):
+    """A thread per connection, for the emulator's HTTP fronts (the daemon's and the Service API's)."""
+
     daemon_threads = True
     # The default backlog (5) drops connections when a hundred clients connect at once.
     request_queue_size = 1024
-
-    def __init__(self, host: str, port: int, backend: Backend) -> None:
-        self.backend = backend
-        super().__init__((host, port), FrontHandler)
 
     @property
     def port(self) -> int:
@@ -75,6 +73,12 @@ class FrontServer(ThreadingHTTPServer):
             logger.debug("client %s reset its connection", client_address)
             return
         super().handle_error(request, client_address)
+
+
+class FrontServer(LoopbackHTTPServer):
+    def __init__(self, host: str, port: int, backend: Backend) -> None:
+        self.backend = backend
+        super().__init__((host, port), FrontHandler)
 
 
 class ResponseStream:

@@ -5,11 +5,11 @@ stream (the run itself was computed already, as Dify's runs on without its clien
 """
 
 import logging
-import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from ..http_front import LoopbackHTTPServer
 from .errors import NOT_FOUND_URL, ServiceError
 from .files import PREVIEW_PREFIX, PREVIEW_SUFFIX
 from .routes import Request, Response, ServiceApi, error_response
@@ -21,23 +21,10 @@ API_PREFIX = "/v1"
 MAX_BODY_BYTES = 100 * 1024 * 1024
 
 
-class ServiceApiServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 1024
-
+class ServiceApiServer(LoopbackHTTPServer):
     def __init__(self, host: str, port: int, api: ServiceApi) -> None:
         self.api = api
         super().__init__((host, port), ServiceApiHandler)
-
-    @property
-    def port(self) -> int:
-        return int(self.server_address[1])
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            logger.debug("client %s went away", client_address)
-            return
-        super().handle_error(request, client_address)
 
 
 class ServiceApiHandler(BaseHTTPRequestHandler):
