@@ -15,6 +15,7 @@ import os
 import signal
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 _OUT = os.environ.get("BENCH_SPLIT_OUT", "")
@@ -23,27 +24,33 @@ _totals = dict.fromkeys(_FIGURES, 0.0)
 _installed: list[bool] = []
 
 
+@contextmanager
+def _counted(part: str) -> Iterator[None]:
+    """Add the wall and CPU time of the block to `part`'s totals, however it ends."""
+    wall, cpu = time.perf_counter(), time.thread_time()
+    try:
+        yield
+    finally:
+        _totals[f"{part}_wall"] += time.perf_counter() - wall
+        _totals[f"{part}_cpu"] += time.thread_time() - cpu
+
+
 def _timed_stream(stream: Any) -> Iterator[Any]:
     iterator = iter(stream)
     try:
         while True:
-            wall, cpu = time.perf_counter(), time.thread_time()
-            try:
-                event = next(iterator)
-            except StopIteration:
-                return
-            finally:
-                _totals["stream_wall"] += time.perf_counter() - wall
-                _totals["stream_cpu"] += time.thread_time() - cpu
+            with _counted("stream"):
+                try:
+                    event = next(iterator)
+                except StopIteration:
+                    return
             yield event
     finally:
         # Closing early (the plugin has its answer) must still close the SDK's stream, and is counted as its time.
-        wall, cpu = time.perf_counter(), time.thread_time()
         close = getattr(iterator, "close", None)
         if close is not None:
-            close()
-        _totals["stream_wall"] += time.perf_counter() - wall
-        _totals["stream_cpu"] += time.thread_time() - cpu
+            with _counted("stream"):
+                close()
 
 
 def _install() -> None:
@@ -54,29 +61,17 @@ def _install() -> None:
     execute, invoke_endpoint, invoke_app = Plugin._execute_request, Endpoint.invoke, ChatAppInvocation.invoke
 
     def request(self: Any, *args: Any, **kwargs: Any) -> Any:
-        wall, cpu = time.perf_counter(), time.thread_time()
-        try:
+        with _counted("request"):
             return execute(self, *args, **kwargs)
-        finally:
-            _totals["request_wall"] += time.perf_counter() - wall
-            _totals["request_cpu"] += time.thread_time() - cpu
 
     def endpoint(self: Any, *args: Any, **kwargs: Any) -> Any:
-        wall, cpu = time.perf_counter(), time.thread_time()
-        try:
+        _totals["requests"] += 1
+        with _counted("handler"):
             return invoke_endpoint(self, *args, **kwargs)
-        finally:
-            _totals["requests"] += 1
-            _totals["handler_wall"] += time.perf_counter() - wall
-            _totals["handler_cpu"] += time.thread_time() - cpu
 
     def app(self: Any, *args: Any, **kwargs: Any) -> Any:
-        wall, cpu = time.perf_counter(), time.thread_time()
-        try:
+        with _counted("stream"):
             result = invoke_app(self, *args, **kwargs)
-        finally:
-            _totals["stream_wall"] += time.perf_counter() - wall
-            _totals["stream_cpu"] += time.thread_time() - cpu
         return _timed_stream(result) if kwargs.get("response_mode", "streaming") == "streaming" else result
 
     Plugin._execute_request = request  # type: ignore[method-assign]
