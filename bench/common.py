@@ -180,6 +180,12 @@ class Sample:
         return cls(statistics.median(ordered), ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))], len(ordered))
 
 
+def medians(runs: dict[str, list[dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """Each figure's median over the rounds that measured it, per name."""
+    return {name: {figure: statistics.median(run[figure] for run in rounds) for figure in rounds[0]}
+            for name, rounds in runs.items()}
+
+
 def mib(value: float) -> str:
     return f"{value / 2**20:.1f} MiB"
 

@@ -13,16 +13,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dify_emulator import Emulator
-
-from .common import PROBE_DIR, ROOT, Client, chat_body, scenario
+from .common import PROBE_DIR, ROOT, Client, chat_body, medians, running
 
 HOOK = Path(__file__).resolve().parent / "plugin_hook"
 FLOOR = "probe /whole"
@@ -33,13 +30,11 @@ def counted(plugin_dir: Path, path: str, body: Callable[[str], dict[str, Any]], 
     """Milliseconds per request for each figure the hook counts, over `requests` sequential requests."""
     env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(HOOK), os.environ.get("PYTHONPATH", "")])),
            "BENCH_SPLIT_OUT": str(out)}
-    with Emulator(scenario=scenario(), plugin_dir=plugin_dir, env=env) as emu:
+    with running(plugin_dir, env=env) as emu:
         client = Client(emu)
 
         def send(i: int) -> None:
-            status, data = client.request("POST", path, body(f"split {i} {time.monotonic_ns()}"))
-            if status != 200:
-                raise RuntimeError(f"{path} -> {status}: {data[:200]!r}")
+            client.timed("POST", path, body(f"split {i} {time.monotonic_ns()}"))  # raises unless 200
 
         for i in range(warm_up):
             send(i)
@@ -76,8 +71,7 @@ def time_split(requests: int = 1500, rounds: int = 3) -> dict[str, dict[str, flo
                 ROOT, "/v1/chat/completions", lambda text: chat_body(text, stream=False), requests, out))
             runs.setdefault(FLOOR, []).append(counted(
                 PROBE_DIR, "/whole", lambda text: {"query": text}, requests, out))
-    return {name: {figure: statistics.median(run[figure] for run in figures) for figure in figures[0]}
-            for name, figures in runs.items()}
+    return medians(runs)
 
 
 def split_rows(split: dict[str, dict[str, float]]) -> list[str]:

@@ -12,7 +12,6 @@ own text, as different users' requests do (identical histories would all share o
 from __future__ import annotations
 
 import json
-import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -22,7 +21,7 @@ import psutil
 
 from dify_emulator import Emulator
 
-from .common import Client, chat_body, run_threads, scenario
+from .common import Client, chat_body, medians, run_threads, scenario
 
 MEMORY_MODES = ("last_user_message", "conversation")
 FLOOR = "probe /whole"
@@ -94,8 +93,7 @@ def whole_throughputs(plugins: list[tuple[str, Emulator]], probe: Emulator, seco
             runs.setdefault(f"{BLOCKING} x{n}", []).append(throughput(
                 probe, "POST", "/app", lambda text: {"query": text, "response_mode": "blocking"}, seconds, n,
                 _is_blocking))
-    return {key: {figure: statistics.median(run[figure] for run in figures) for figure in figures[0]}
-            for key, figures in runs.items()}
+    return medians(runs)
 
 
 def ratio_rows(thr: dict[str, dict[str, float]], names: list[str], clients: tuple[int, ...] = (1, 8)) -> list[str]:
